@@ -17,5 +17,8 @@ pub mod reservation;
 pub mod seating;
 pub mod values;
 
+#[cfg(test)]
+mod testing;
+
 pub use error::DomainError;
 pub use reducer::{Aggregate, Command, Decision, Effect};

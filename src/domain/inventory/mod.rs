@@ -264,7 +264,7 @@ impl Inventory {
     /// # Errors
     /// A description of the first broken invariant.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut owner: BTreeMap<(&SectionName, u32), ReservationId> = BTreeMap::new();
+        let mut owner: BTreeMap<(&SectionName, u32), SeatState> = BTreeMap::new();
         for (name, section) in &self.sections {
             let (mut reserved, mut sold) = (0u32, 0u32);
             for (position, seat) in (0u32..).zip(&section.seats) {
@@ -274,13 +274,13 @@ impl Inventory {
                             return Err(format!("{name}/{position} available but not indexed"));
                         }
                     }
-                    SeatState::Reserved(r) | SeatState::Sold(r) => {
+                    SeatState::Reserved(_) | SeatState::Sold(_) => {
                         if matches!(seat, SeatState::Reserved(_)) {
                             reserved += 1;
                         } else {
                             sold += 1;
                         }
-                        owner.insert((name, position), *r);
+                        owner.insert((name, position), *seat);
                     }
                 }
             }
@@ -295,16 +295,23 @@ impl Inventory {
             }
         }
         for (reservation_id, hold) in &self.holds {
-            let expect = match hold.status {
-                HoldStatus::Held | HoldStatus::Sold => Some(*reservation_id),
-                HoldStatus::Released | HoldStatus::Returned => None,
-            };
+            let active = matches!(hold.status, HoldStatus::Held | HoldStatus::Sold);
             for &position in &hold.positions {
-                let Some(section) = hold.section.as_ref() else { return Err("hold with seats but no section".into()) };
-                let actual = owner.get(&(section, position)).copied();
-                if actual != expect {
+                let Some(section) = hold.section.as_ref() else {
+                    return Err("hold with seats but no section".into());
+                };
+                let owner = owner.get(&(section, position)).copied();
+                let expected = match hold.status {
+                    HoldStatus::Held => Some(SeatState::Reserved(*reservation_id)),
+                    HoldStatus::Sold => Some(SeatState::Sold(*reservation_id)),
+                    HoldStatus::Released | HoldStatus::Returned => None,
+                };
+                let owned = matches!(owner, Some(SeatState::Reserved(r) | SeatState::Sold(r)) if r == *reservation_id);
+                // An active hold owns its seats in its state; a finished one owns none (they may
+                // be someone else's now).
+                if (active && owner != expected) || (!active && owned) {
                     return Err(format!(
-                        "{section}/{position}: hold of {reservation_id:?} is {:?} but seat owner is {actual:?}",
+                        "{section}/{position}: hold of {reservation_id:?} is {:?} but the seat's owner is {owner:?}",
                         hold.status
                     ));
                 }

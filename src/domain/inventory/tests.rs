@@ -1,1 +1,302 @@
+use super::*;
+use crate::domain::testing::*;
 
+fn open() -> Vec<InventoryEvent> {
+    vec![inventory_initialized(), InventoryEvent::SalesOpened]
+}
+
+fn with(mut history: Vec<InventoryEvent>, more: &[InventoryEvent]) -> Vec<InventoryEvent> {
+    history.extend_from_slice(more);
+    history
+}
+
+fn reserve(n: u128, section: SectionName, quantity: i64, seats: Option<&[&str]>) -> InventoryCommand {
+    InventoryCommand::Reserve {
+        reservation_id: reservation(n),
+        section,
+        quantity: Quantity::new(quantity).unwrap(),
+        seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
+    }
+}
+
+fn reserved(n: u128, section: SectionName, positions: &[u32]) -> InventoryEvent {
+    InventoryEvent::SeatsReserved { reservation_id: reservation(n), section, positions: positions.to_vec() }
+}
+
+fn allocated(n: u128, section: &SectionName, positions: &[u32]) -> Effect {
+    send(Command::Reservation(
+        reservation(n),
+        ReservationCommand::SeatsAllocated { seats: assignments(section, positions) },
+    ))
+}
+
+fn refused(n: u128, failure: AllocationFailure) -> Effect {
+    send(Command::Reservation(reservation(n), ReservationCommand::AllocationFailed { failure }))
+}
+
+/// Replays and checks the invariants after every event.
+fn checked(history: &[InventoryEvent]) -> Inventory {
+    let mut state = Inventory::default();
+    for event in history {
+        state.apply(event);
+        state.check_invariants().unwrap_or_else(|e| panic!("after {event:?}: {e}"));
+    }
+    state
+}
+
+#[test]
+fn initialize_creates_every_seat_available_and_is_idempotent() {
+    let state = checked(&[inventory_initialized()]);
+    let floor_inventory = state.section("Floor").unwrap();
+    assert_eq!((floor_inventory.capacity(), floor_inventory.available()), (10, 10));
+    assert_eq!(state.sales(), SalesState::Closed);
+    given::<Inventory>(&[inventory_initialized()])
+        .when(&InventoryCommand::Initialize { event_id: event_id(), sections: vec![] }, now())
+        .then_nothing();
+}
+
+#[test]
+fn commands_before_initialisation_find_no_event() {
+    given::<Inventory>(&[]).when(&InventoryCommand::OpenSales, now()).then_error(&DomainError::EventNotFound);
+}
+
+#[test]
+fn sales_open_close_and_cancel() {
+    given::<Inventory>(&[inventory_initialized()])
+        .when(&InventoryCommand::OpenSales, now())
+        .then_events(&[InventoryEvent::SalesOpened]);
+    given::<Inventory>(&open()).when(&InventoryCommand::OpenSales, now()).then_nothing();
+    given::<Inventory>(&open()).when(&InventoryCommand::CloseSales, now()).then_events(&[InventoryEvent::SalesClosed]);
+    given::<Inventory>(&[inventory_initialized()]).when(&InventoryCommand::CloseSales, now()).then_nothing();
+    let cancelled = with(open(), &[InventoryEvent::EventCancelled]);
+    given::<Inventory>(&cancelled).when(&InventoryCommand::OpenSales, now()).then_error(&DomainError::EventCancelled);
+    given::<Inventory>(&cancelled).when(&InventoryCommand::CancelEvent, now()).then_nothing();
+    given::<Inventory>(&cancelled).when(&InventoryCommand::CloseSales, now()).then_nothing();
+}
+
+#[test]
+fn general_admission_takes_the_lowest_free_positions() {
+    let history = with(open(), &[reserved(1, floor(), &[0, 1]), reserved(2, floor(), &[2])]);
+    let history = with(history, &[InventoryEvent::SeatsReleased { reservation_id: reservation(1) }]);
+    let then = given::<Inventory>(&history).when(&reserve(3, floor(), 3, None), now());
+    then.then_events(&[reserved(3, floor(), &[0, 1, 3])]).then_effects(&[allocated(3, &floor(), &[0, 1, 3])]);
+    let state = then.state_after();
+    state.check_invariants().unwrap();
+    let s = state.section("Floor").unwrap();
+    assert_eq!((s.available(), s.reserved(), s.sold()), (6, 4, 0));
+}
+
+#[test]
+fn general_admission_refuses_more_than_is_left_and_holds_nothing() {
+    let history = with(open(), &[reserved(1, floor(), &[0, 1, 2, 3, 4, 5, 6, 7])]);
+    given::<Inventory>(&history).when(&reserve(2, floor(), 3, None), now()).then_events(&[]).then_effects(&[refused(
+        2,
+        AllocationFailure::InsufficientInventory { section: "Floor".into(), requested: 3, available: 2 },
+    )]);
+}
+
+#[test]
+fn numbered_sections_hold_exactly_the_requested_seats() {
+    let then = given::<Inventory>(&open()).when(&reserve(1, balcony(), 2, Some(&["B-2", "a-1"])), now());
+    then.then_events(&[reserved(1, balcony(), &[5, 0])]).then_effects(&[allocated(1, &balcony(), &[5, 0])]);
+    let state = then.state_after();
+    assert_eq!(state.section("Balcony").unwrap().seat(5), Some(SeatState::Reserved(reservation(1))));
+    let labels: Vec<_> = state.assignments(&balcony(), &[5, 0]).iter().map(|a| a.label.unwrap().to_string()).collect();
+    assert_eq!(labels, ["B-2", "A-1"]);
+}
+
+#[test]
+fn numbered_sections_without_choice_get_the_first_free_seats() {
+    given::<Inventory>(&with(open(), &[reserved(1, balcony(), &[0])]))
+        .when(&reserve(2, balcony(), 2, None), now())
+        .then_events(&[reserved(2, balcony(), &[1, 2])]);
+}
+
+#[test]
+fn taken_or_missing_seats_are_all_listed_and_nothing_is_held() {
+    let history = with(open(), &[reserved(1, balcony(), &[0, 1])]);
+    given::<Inventory>(&history)
+        .when(&reserve(2, balcony(), 3, Some(&["A-1", "A-3", "D-1"])), now())
+        .then_events(&[])
+        .then_effects(&[refused(2, AllocationFailure::SeatUnavailable { seats: vec!["A-1".into(), "D-1".into()] })]);
+    let sold = with(history, &[InventoryEvent::SeatsSold { reservation_id: reservation(1) }]);
+    given::<Inventory>(&sold)
+        .when(&reserve(3, balcony(), 1, Some(&["A-2"])), now())
+        .then_effects(&[refused(3, AllocationFailure::SeatUnavailable { seats: vec!["A-2".into()] })]);
+}
+
+#[test]
+fn specific_seats_must_match_the_quantity_be_distinct_and_numbered() {
+    for (command, reason) in [
+        (reserve(1, balcony(), 2, Some(&["A-1"])), "the number of specific seats must equal the quantity"),
+        (reserve(1, balcony(), 2, Some(&["A-1", "A-1"])), "seat A-1 is listed twice"),
+        (reserve(1, floor(), 1, Some(&["A-1"])), "specific seats can only be chosen in numbered sections"),
+    ] {
+        given::<Inventory>(&open())
+            .when(&command, now())
+            .then_events(&[])
+            .then_effects(&[refused(1, AllocationFailure::Invalid { reason: reason.into() })]);
+    }
+}
+
+#[test]
+fn reserve_is_refused_when_sales_are_not_open_or_the_section_is_unknown() {
+    given::<Inventory>(&[inventory_initialized()])
+        .when(&reserve(1, floor(), 1, None), now())
+        .then_effects(&[refused(1, AllocationFailure::SalesNotOpen)]);
+    given::<Inventory>(&with(open(), &[InventoryEvent::EventCancelled]))
+        .when(&reserve(1, floor(), 1, None), now())
+        .then_effects(&[refused(1, AllocationFailure::EventCancelled)]);
+    given::<Inventory>(&open())
+        .when(&reserve(1, SectionName::parse("Pit").unwrap(), 1, None), now())
+        .then_effects(&[refused(1, AllocationFailure::SectionNotFound { section: "Pit".into() })]);
+}
+
+#[test]
+fn a_repeated_reserve_answers_again_without_holding_more() {
+    let history = with(open(), &[reserved(1, floor(), &[0, 1])]);
+    given::<Inventory>(&history)
+        .when(&reserve(1, floor(), 2, None), now())
+        .then_events(&[])
+        .then_effects(&[allocated(1, &floor(), &[0, 1])]);
+}
+
+#[test]
+fn a_reserve_after_the_reservation_was_released_or_voided_gets_nothing() {
+    let released =
+        with(open(), &[reserved(1, floor(), &[0]), InventoryEvent::SeatsReleased { reservation_id: reservation(1) }]);
+    given::<Inventory>(&released).when(&reserve(1, floor(), 1, None), now()).then_nothing();
+    let voided = with(open(), &[InventoryEvent::ReservationVoided { reservation_id: reservation(2) }]);
+    given::<Inventory>(&voided).when(&reserve(2, floor(), 1, None), now()).then_nothing();
+}
+
+#[test]
+fn confirm_sells_only_that_reservations_seats() {
+    let history = with(open(), &[reserved(1, floor(), &[0, 1]), reserved(2, floor(), &[2])]);
+    let then = given::<Inventory>(&history).when(&InventoryCommand::Confirm { reservation_id: reservation(1) }, now());
+    then.then_events(&[InventoryEvent::SeatsSold { reservation_id: reservation(1) }]).then_effects(&[]);
+    let state = then.state_after();
+    state.check_invariants().unwrap();
+    let s = state.section("Floor").unwrap();
+    assert_eq!((s.sold(), s.reserved(), s.available()), (2, 1, 7));
+    assert_eq!(s.seat(2), Some(SeatState::Reserved(reservation(2))));
+}
+
+#[test]
+fn confirm_is_idempotent_and_refused_for_released_or_unknown_holds() {
+    let sold =
+        with(open(), &[reserved(1, floor(), &[0]), InventoryEvent::SeatsSold { reservation_id: reservation(1) }]);
+    given::<Inventory>(&sold).when(&InventoryCommand::Confirm { reservation_id: reservation(1) }, now()).then_nothing();
+    let released =
+        with(open(), &[reserved(1, floor(), &[0]), InventoryEvent::SeatsReleased { reservation_id: reservation(1) }]);
+    given::<Inventory>(&released)
+        .when(&InventoryCommand::Confirm { reservation_id: reservation(1) }, now())
+        .then_error(&DomainError::InvalidStateTransition { from: "released", action: "confirm" });
+    given::<Inventory>(&open())
+        .when(&InventoryCommand::Confirm { reservation_id: reservation(9) }, now())
+        .then_error(&DomainError::ReservationNotFound);
+}
+
+#[test]
+fn release_frees_held_seats_and_is_idempotent() {
+    let history = with(open(), &[reserved(1, balcony(), &[3, 4])]);
+    let then = given::<Inventory>(&history).when(&InventoryCommand::Release { reservation_id: reservation(1) }, now());
+    then.then_events(&[InventoryEvent::SeatsReleased { reservation_id: reservation(1) }]);
+    let state = then.state_after();
+    assert_eq!(state.section("Balcony").unwrap().available(), 12);
+    let released = with(history, &[InventoryEvent::SeatsReleased { reservation_id: reservation(1) }]);
+    given::<Inventory>(&released)
+        .when(&InventoryCommand::Release { reservation_id: reservation(1) }, now())
+        .then_nothing();
+}
+
+#[test]
+fn release_before_any_seats_were_held_leaves_a_tombstone() {
+    given::<Inventory>(&open())
+        .when(&InventoryCommand::Release { reservation_id: reservation(7) }, now())
+        .then_events(&[InventoryEvent::ReservationVoided { reservation_id: reservation(7) }]);
+}
+
+#[test]
+fn release_of_sold_seats_is_refused() {
+    let sold =
+        with(open(), &[reserved(1, floor(), &[0]), InventoryEvent::SeatsSold { reservation_id: reservation(1) }]);
+    given::<Inventory>(&sold)
+        .when(&InventoryCommand::Release { reservation_id: reservation(1) }, now())
+        .then_error(&DomainError::InvalidStateTransition { from: "sold", action: "release" });
+}
+
+#[test]
+fn return_sold_puts_seats_back_on_sale_once() {
+    let sold =
+        with(open(), &[reserved(1, floor(), &[0]), InventoryEvent::SeatsSold { reservation_id: reservation(1) }]);
+    let then = given::<Inventory>(&sold).when(&InventoryCommand::ReturnSold { reservation_id: reservation(1) }, now());
+    then.then_events(&[InventoryEvent::SoldSeatsReturned { reservation_id: reservation(1) }]);
+    assert_eq!(then.state_after().section("Floor").unwrap().available(), 10);
+    let returned = with(sold, &[InventoryEvent::SoldSeatsReturned { reservation_id: reservation(1) }]);
+    given::<Inventory>(&returned)
+        .when(&InventoryCommand::ReturnSold { reservation_id: reservation(1) }, now())
+        .then_nothing();
+    let held = with(open(), &[reserved(2, floor(), &[0])]);
+    given::<Inventory>(&held)
+        .when(&InventoryCommand::ReturnSold { reservation_id: reservation(2) }, now())
+        .then_error(&DomainError::InvalidStateTransition { from: "held", action: "return" });
+    given::<Inventory>(&open())
+        .when(&InventoryCommand::ReturnSold { reservation_id: reservation(3) }, now())
+        .then_error(&DomainError::ReservationNotFound);
+}
+
+#[test]
+fn cancelling_the_event_tells_every_reservation_that_holds_or_bought_seats() {
+    let history = with(
+        open(),
+        &[
+            reserved(1, floor(), &[0]),
+            reserved(2, floor(), &[1]),
+            InventoryEvent::SeatsSold { reservation_id: reservation(2) },
+            reserved(3, floor(), &[2]),
+            InventoryEvent::SeatsReleased { reservation_id: reservation(3) },
+        ],
+    );
+    given::<Inventory>(&history)
+        .when(&InventoryCommand::CancelEvent, now())
+        .then_events(&[InventoryEvent::EventCancelled])
+        .then_effects(&[
+            send(Command::Reservation(reservation(1), ReservationCommand::EventCancelled)),
+            send(Command::Reservation(reservation(2), ReservationCommand::EventCancelled)),
+        ]);
+}
+
+#[test]
+fn every_seat_has_a_stable_distinct_id() {
+    let a = assignments(&balcony(), &[0, 1]);
+    let b = assignments(&balcony(), &[0, 1]);
+    assert_eq!(a, b);
+    assert_ne!(a[0].seat_id, a[1].seat_id);
+    assert_ne!(assignments(&floor(), &[0])[0].seat_id, a[0].seat_id);
+}
+
+#[test]
+fn invariant_check_catches_a_corrupted_state() {
+    let mut state = checked(&with(open(), &[reserved(1, floor(), &[0])]));
+    state.holds.get_mut(&reservation(1)).unwrap().positions = vec![1];
+    assert!(state.check_invariants().is_err());
+}
+
+#[test]
+fn allocation_failures_map_to_api_errors() {
+    let cases = [
+        (
+            AllocationFailure::InsufficientInventory { section: "A".into(), requested: 2, available: 1 },
+            "INSUFFICIENT_INVENTORY",
+        ),
+        (AllocationFailure::SeatUnavailable { seats: vec!["A-1".into()] }, "SEAT_UNAVAILABLE"),
+        (AllocationFailure::SalesNotOpen, "SALES_NOT_OPEN"),
+        (AllocationFailure::EventCancelled, "EVENT_CANCELLED"),
+        (AllocationFailure::SectionNotFound { section: "X".into() }, "SECTION_NOT_FOUND"),
+        (AllocationFailure::Invalid { reason: "r".into() }, "VALIDATION_FAILED"),
+    ];
+    for (failure, code) in cases {
+        assert_eq!(failure.to_error().code(), code);
+    }
+}
