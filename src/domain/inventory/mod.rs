@@ -479,7 +479,8 @@ impl Aggregate for Inventory {
             }
             C::Confirm { reservation_id } => match hold(reservation_id) {
                 Some(HoldStatus::Held) => Decision::event(E::SeatsSold { reservation_id: *reservation_id }),
-                Some(HoldStatus::Sold) => Decision::nothing(),
+                // Sold already, or refunded before this confirmation arrived.
+                Some(HoldStatus::Sold | HoldStatus::Returned) => Decision::nothing(),
                 Some(other) => return Err(hold_refusal(other, "confirm")),
                 None => return Err(DomainError::ReservationNotFound),
             },
@@ -490,7 +491,10 @@ impl Aggregate for Inventory {
                 None => Decision::event(E::ReservationVoided { reservation_id: *reservation_id }),
             },
             C::ReturnSold { reservation_id } => match hold(reservation_id) {
-                Some(HoldStatus::Sold) => Decision::event(E::SoldSeatsReturned { reservation_id: *reservation_id }),
+                // Held: the refund overtook the confirmation of the sale; the seats go back all the same.
+                Some(HoldStatus::Sold | HoldStatus::Held) => {
+                    Decision::event(E::SoldSeatsReturned { reservation_id: *reservation_id })
+                }
                 Some(HoldStatus::Returned) => Decision::nothing(),
                 Some(other) => return Err(hold_refusal(other, "return")),
                 None => return Err(DomainError::ReservationNotFound),

@@ -237,10 +237,21 @@ fn return_sold_puts_seats_back_on_sale_once() {
     given::<Inventory>(&returned)
         .when(&InventoryCommand::ReturnSold { reservation_id: reservation(1) }, now())
         .then_nothing();
+    // The refund may overtake the sale's confirmation: the seats still go back, and the late
+    // confirmation changes nothing.
     let held = with(open(), &[reserved(2, floor(), &[0])]);
-    given::<Inventory>(&held)
-        .when(&InventoryCommand::ReturnSold { reservation_id: reservation(2) }, now())
-        .then_error(&DomainError::InvalidStateTransition { from: "held", action: "return" });
+    let then = given::<Inventory>(&held).when(&InventoryCommand::ReturnSold { reservation_id: reservation(2) }, now());
+    then.then_events(&[InventoryEvent::SoldSeatsReturned { reservation_id: reservation(2) }]);
+    assert_eq!(then.state_after().section("Floor").unwrap().available(), 10);
+    let returned = with(held, &[InventoryEvent::SoldSeatsReturned { reservation_id: reservation(2) }]);
+    given::<Inventory>(&returned)
+        .when(&InventoryCommand::Confirm { reservation_id: reservation(2) }, now())
+        .then_nothing();
+    let released =
+        with(open(), &[reserved(4, floor(), &[0]), InventoryEvent::SeatsReleased { reservation_id: reservation(4) }]);
+    given::<Inventory>(&released)
+        .when(&InventoryCommand::ReturnSold { reservation_id: reservation(4) }, now())
+        .then_error(&DomainError::InvalidStateTransition { from: "released", action: "return" });
     given::<Inventory>(&open())
         .when(&InventoryCommand::ReturnSold { reservation_id: reservation(3) }, now())
         .then_error(&DomainError::ReservationNotFound);

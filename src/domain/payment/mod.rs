@@ -45,6 +45,18 @@ impl fmt::Display for CardLast4 {
     }
 }
 
+/// How much a refund asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefundAmount {
+    /// Exactly this much, or refuse (an admin's explicit amount).
+    Exactly(Money),
+    /// This much, or whatever is left if less (the saga's policy refunds: an earlier goodwill
+    /// refund must not make a later cancellation fail).
+    UpTo(Money),
+    /// Everything still refundable.
+    Remaining,
+}
+
 /// What the gateway answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GatewayOutcome {
@@ -63,10 +75,10 @@ pub enum PaymentCommand {
     RecordOutcome {
         outcome: GatewayOutcome,
     },
-    /// Refund `amount`, or everything still refundable when `None`.
+    /// Refund part or all of a captured payment.
     Refund {
         refund_id: RefundId,
-        amount: Option<Money>,
+        amount: RefundAmount,
         reason: String,
     },
 }
@@ -212,15 +224,19 @@ impl Aggregate for Payment {
                     }
                 }
                 let refundable = p.refundable();
-                let amount = amount.unwrap_or(refundable);
+                let amount = match *amount {
+                    RefundAmount::Exactly(amount) if amount > refundable => {
+                        return Err(DomainError::RefundExceedsCaptured {
+                            requested: amount.cents(),
+                            refundable: refundable.cents(),
+                        });
+                    }
+                    RefundAmount::Exactly(amount) => amount,
+                    RefundAmount::UpTo(amount) => amount.min(refundable),
+                    RefundAmount::Remaining => refundable,
+                };
                 if amount.is_zero() {
                     return Err(DomainError::validation("amount_cents", "must be positive"));
-                }
-                if amount > refundable {
-                    return Err(DomainError::RefundExceedsCaptured {
-                        requested: amount.cents(),
-                        refundable: refundable.cents(),
-                    });
                 }
                 let reason = reason.trim();
                 if reason.is_empty() || reason.chars().count() > 500 {

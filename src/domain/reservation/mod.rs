@@ -33,7 +33,7 @@ use super::event::EventStatus;
 use super::ids::{CustomerId, EventId, Id, PaymentId, RefundId, ReservationId, TicketId};
 use super::inventory::{AllocationFailure, InventoryCommand, SeatAssignment};
 use super::money::Money;
-use super::payment::PaymentCommand;
+use super::payment::{PaymentCommand, RefundAmount};
 use super::policy::{PriceTier, RefundShare, transfer_allowed};
 use super::reducer::{Aggregate, Command, Decision, Effect};
 use super::seating::{SeatNumber, SectionSpec};
@@ -357,7 +357,7 @@ impl To<'_> {
     fn refund(payment_id: PaymentId, refund_id: RefundId, amount: Money, reason: &str) -> Effect {
         Effect::Send(Command::Payment(
             payment_id,
-            PaymentCommand::Refund { refund_id, amount: Some(amount), reason: reason.to_owned() },
+            PaymentCommand::Refund { refund_id, amount: RefundAmount::UpTo(amount), reason: reason.to_owned() },
         ))
     }
 }
@@ -640,7 +640,8 @@ impl Aggregate for Reservation {
     }
 }
 
-/// A paid reservation is given back: refund `amount` (if any) and put its seats back on sale.
+/// A paid reservation is given back: refund the policy's `amount` less whatever was already
+/// refunded (an earlier goodwill refund counts towards it), and put its seats back on sale.
 fn refund(
     r: &ReservationDetails,
     refund_id: RefundId,
@@ -650,6 +651,7 @@ fn refund(
     now: Timestamp,
 ) -> Decision<ReservationEvent> {
     let to = To(r);
+    let amount = amount.saturating_sub(r.refunded);
     let mut decision = Decision::event(ReservationEvent::Refunded { refund_id, amount, share, by, at: now })
         .with(to.inventory(InventoryCommand::ReturnSold { reservation_id: r.reservation_id }));
     if let (Some(payment_id), false) = (r.payment_id, amount.is_zero()) {
