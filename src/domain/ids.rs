@@ -17,6 +17,9 @@ pub trait IdKind {
 }
 
 /// A UUID tagged with the kind of thing it identifies.
+///
+/// The domain never makes random ids: new ids arrive in commands (chosen by the caller) or are
+/// derived with [`Id::derive`], so replaying the same commands gives the same events.
 pub struct Id<K: IdKind> {
     uuid: Uuid,
     kind: PhantomData<fn() -> K>,
@@ -25,12 +28,6 @@ pub struct Id<K: IdKind> {
 impl<K: IdKind> Id<K> {
     pub const fn from_uuid(uuid: Uuid) -> Self {
         Self { uuid, kind: PhantomData }
-    }
-
-    /// A fresh random id. Only callers outside the reducers use this: a reducer that needs a new
-    /// id derives it with [`Id::derive`] or receives it in the command, so replays are identical.
-    pub fn random() -> Self {
-        Self::from_uuid(Uuid::new_v4())
     }
 
     /// A deterministic id from a parent id and a name (UUID v5). The same inputs always give the
@@ -139,7 +136,7 @@ mod tests {
 
     #[test]
     fn derived_ids_are_deterministic_and_distinct_per_name() {
-        let reservation = ReservationId::random();
+        let reservation = ReservationId::from_uuid(Uuid::from_u128(7));
         let a: TicketId = Id::derive(reservation, "seat-0");
         let b: TicketId = Id::derive(reservation, "seat-0");
         let c: TicketId = Id::derive(reservation, "seat-1");
@@ -157,7 +154,7 @@ mod tests {
 
     #[test]
     fn ids_serialize_as_plain_uuids() {
-        let id = PaymentId::random();
+        let id = PaymentId::from_uuid(Uuid::from_u128(0x1234_5678));
         let json = serde_json_like(&id);
         assert_eq!(json, id.as_uuid().to_string());
     }

@@ -18,6 +18,10 @@ pub mod seating;
 pub mod values;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod testing;
 
 pub use error::DomainError;

@@ -118,6 +118,9 @@ pub struct EventDetails {
     pub status: EventStatus,
     pub created_at: Timestamp,
     pub cancellation_reason: Option<String>,
+    /// How many lifecycle changes followed creation; stamps the inventory's sales messages so
+    /// stale ones are recognised.
+    pub lifecycle_seq: u32,
 }
 
 impl EventDetails {
@@ -196,6 +199,7 @@ impl Aggregate for Event {
         let status = details.status;
         let started = details.date.time_until(now) <= chrono::Duration::zero();
         let to_inventory = |command| Effect::Send(Command::Inventory(id, command));
+        let seq = details.lifecycle_seq + 1;
         match command {
             EventCommand::Create { .. } => Err(DomainError::AlreadyExists("event")),
             EventCommand::Publish => match status {
@@ -207,12 +211,12 @@ impl Aggregate for Event {
                     Err(DomainError::InvalidStateTransition { from: "started", action: "open sales" })
                 }
                 S::Published | S::SalesClosed => Ok(Decision::event(EventChanged::SalesOpened { at: now })
-                    .with(to_inventory(InventoryCommand::OpenSales))),
+                    .with(to_inventory(InventoryCommand::OpenSales { seq }))),
                 other => Err(refuse(other, "open sales")),
             },
             EventCommand::CloseSales => match status {
                 S::SalesOpen => Ok(Decision::event(EventChanged::SalesClosed { at: now })
-                    .with(to_inventory(InventoryCommand::CloseSales))),
+                    .with(to_inventory(InventoryCommand::CloseSales { seq }))),
                 other => Err(refuse(other, "close sales")),
             },
             EventCommand::Cancel { reason } => match status {
@@ -237,7 +241,7 @@ impl Aggregate for Event {
                 }
                 S::Published | S::SalesOpen | S::SalesClosed => {
                     Ok(Decision::event(EventChanged::Completed { at: now })
-                        .with(to_inventory(InventoryCommand::CloseSales)))
+                        .with(to_inventory(InventoryCommand::CloseSales { seq })))
                 }
                 other => Err(refuse(other, "complete")),
             },
@@ -256,10 +260,12 @@ impl Aggregate for Event {
                 status: EventStatus::Draft,
                 created_at: *at,
                 cancellation_reason: None,
+                lifecycle_seq: 0,
             });
             return;
         }
         let Some(details) = self.details.as_mut() else { return };
+        details.lifecycle_seq += 1;
         match event {
             EventChanged::Created { .. } => {}
             EventChanged::Published { .. } => details.status = EventStatus::Published,

@@ -121,10 +121,10 @@ fn publish_only_from_draft() {
 
 #[test]
 fn open_sales_from_published_or_closed_and_tells_the_inventory() {
-    for status in [EventStatus::Published, EventStatus::SalesClosed] {
+    for (status, seq) in [(EventStatus::Published, 2), (EventStatus::SalesClosed, 4)] {
         let then = given::<Event>(&history(status, days(60))).when(&EventCommand::OpenSales, now());
         then.then_events(&[EventChanged::SalesOpened { at: now() }])
-            .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::OpenSales))]);
+            .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::OpenSales { seq }))]);
         assert_eq!(then.state_after().details().unwrap().status, EventStatus::SalesOpen);
     }
     for status in [EventStatus::Draft, EventStatus::SalesOpen, EventStatus::Cancelled, EventStatus::Completed] {
@@ -146,7 +146,7 @@ fn close_sales_only_when_open() {
     given::<Event>(&history(EventStatus::SalesOpen, days(60)))
         .when(&EventCommand::CloseSales, now())
         .then_events(&[EventChanged::SalesClosed { at: now() }])
-        .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::CloseSales))]);
+        .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::CloseSales { seq: 3 }))]);
     for status in ALL.into_iter().filter(|s| *s != EventStatus::SalesOpen) {
         given::<Event>(&history(status, days(60)))
             .when(&EventCommand::CloseSales, now())
@@ -195,11 +195,11 @@ fn cancel_needs_a_reason() {
 
 #[test]
 fn complete_only_after_the_start() {
-    for status in [EventStatus::Published, EventStatus::SalesOpen, EventStatus::SalesClosed] {
+    for (status, seq) in [(EventStatus::Published, 2), (EventStatus::SalesOpen, 3), (EventStatus::SalesClosed, 4)] {
         given::<Event>(&history(status, days(1)))
             .when(&EventCommand::Complete, now() + days(1))
             .then_events(&[EventChanged::Completed { at: now() + days(1) }])
-            .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::CloseSales))]);
+            .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::CloseSales { seq }))]);
         given::<Event>(&history(status, days(1)))
             .when(&EventCommand::Complete, now())
             .then_error(&DomainError::InvalidStateTransition { from: "not yet started", action: "complete" });

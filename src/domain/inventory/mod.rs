@@ -89,8 +89,14 @@ pub enum InventoryCommand {
         event_id: EventId,
         sections: Vec<(SectionName, SectionLayout)>,
     },
-    OpenSales,
-    CloseSales,
+    /// `seq` is the event's lifecycle sequence: a message older than the last one applied is
+    /// stale (delivered late or twice) and changes nothing, so reordering can never reopen sales.
+    OpenSales {
+        seq: u32,
+    },
+    CloseSales {
+        seq: u32,
+    },
     /// The organiser cancelled the event: stop selling, and tell every reservation with seats.
     CancelEvent,
     /// Hold `quantity` seats (lowest positions first), or exactly `seats` when given.
@@ -120,8 +126,12 @@ pub enum InventoryEvent {
         event_id: EventId,
         sections: Vec<(SectionName, SectionLayout)>,
     },
-    SalesOpened,
-    SalesClosed,
+    SalesOpened {
+        seq: u32,
+    },
+    SalesClosed {
+        seq: u32,
+    },
     EventCancelled,
     SeatsReserved {
         reservation_id: ReservationId,
@@ -226,6 +236,8 @@ impl SectionInventory {
 pub struct Inventory {
     event_id: Option<EventId>,
     sales: SalesState,
+    /// The lifecycle sequence of the last sales change applied.
+    sales_seq: u32,
     sections: BTreeMap<SectionName, SectionInventory>,
     holds: BTreeMap<ReservationId, Hold>,
 }
@@ -306,10 +318,11 @@ impl Inventory {
                     HoldStatus::Sold => Some(SeatState::Sold(*reservation_id)),
                     HoldStatus::Released | HoldStatus::Returned => None,
                 };
-                let owned = matches!(owner, Some(SeatState::Reserved(r) | SeatState::Sold(r)) if r == *reservation_id);
+                let is_owner =
+                    matches!(owner, Some(SeatState::Reserved(r) | SeatState::Sold(r)) if r == *reservation_id);
                 // An active hold owns its seats in its state; a finished one owns none (they may
                 // be someone else's now).
-                if (active && owner != expected) || (!active && owned) {
+                if (active && owner != expected) || (!active && is_owner) {
                     return Err(format!(
                         "{section}/{position}: hold of {reservation_id:?} is {:?} but the seat's owner is {owner:?}",
                         hold.status
@@ -453,15 +466,10 @@ impl Aggregate for Inventory {
         let hold = |reservation_id: &ReservationId| self.holds.get(reservation_id).map(|h| h.status);
         Ok(match command {
             C::Initialize { .. } => Decision::nothing(),
-            C::OpenSales => match self.sales {
-                SalesState::Closed => Decision::event(E::SalesOpened),
-                SalesState::Open => Decision::nothing(),
-                SalesState::Cancelled => return Err(DomainError::EventCancelled),
-            },
-            C::CloseSales => match self.sales {
-                SalesState::Open => Decision::event(E::SalesClosed),
-                SalesState::Closed | SalesState::Cancelled => Decision::nothing(),
-            },
+            C::OpenSales { seq } | C::CloseSales { seq } if *seq <= self.sales_seq => Decision::nothing(),
+            C::OpenSales { .. } | C::CloseSales { .. } if self.sales == SalesState::Cancelled => Decision::nothing(),
+            C::OpenSales { seq } => Decision::event(E::SalesOpened { seq: *seq }),
+            C::CloseSales { seq } => Decision::event(E::SalesClosed { seq: *seq }),
             C::CancelEvent => {
                 if self.sales == SalesState::Cancelled {
                     return Ok(Decision::nothing());
@@ -510,8 +518,14 @@ impl Aggregate for Inventory {
                 self.sections =
                     sections.iter().map(|(name, layout)| (name.clone(), SectionInventory::new(*layout))).collect();
             }
-            E::SalesOpened => self.sales = SalesState::Open,
-            E::SalesClosed => self.sales = SalesState::Closed,
+            E::SalesOpened { seq } => {
+                self.sales = SalesState::Open;
+                self.sales_seq = *seq;
+            }
+            E::SalesClosed { seq } => {
+                self.sales = SalesState::Closed;
+                self.sales_seq = *seq;
+            }
             E::EventCancelled => self.sales = SalesState::Cancelled,
             E::SeatsReserved { reservation_id, section, positions } => {
                 if let Some(inventory) = self.sections.get_mut(section) {

@@ -2,7 +2,7 @@ use super::*;
 use crate::domain::testing::*;
 
 fn open() -> Vec<InventoryEvent> {
-    vec![inventory_initialized(), InventoryEvent::SalesOpened]
+    vec![inventory_initialized(), InventoryEvent::SalesOpened { seq: 2 }]
 }
 
 fn with(mut history: Vec<InventoryEvent>, more: &[InventoryEvent]) -> Vec<InventoryEvent> {
@@ -57,21 +57,33 @@ fn initialize_creates_every_seat_available_and_is_idempotent() {
 
 #[test]
 fn commands_before_initialisation_find_no_event() {
-    given::<Inventory>(&[]).when(&InventoryCommand::OpenSales, now()).then_error(&DomainError::EventNotFound);
+    given::<Inventory>(&[])
+        .when(&InventoryCommand::OpenSales { seq: 1 }, now())
+        .then_error(&DomainError::EventNotFound);
 }
 
 #[test]
 fn sales_open_close_and_cancel() {
     given::<Inventory>(&[inventory_initialized()])
-        .when(&InventoryCommand::OpenSales, now())
-        .then_events(&[InventoryEvent::SalesOpened]);
-    given::<Inventory>(&open()).when(&InventoryCommand::OpenSales, now()).then_nothing();
-    given::<Inventory>(&open()).when(&InventoryCommand::CloseSales, now()).then_events(&[InventoryEvent::SalesClosed]);
-    given::<Inventory>(&[inventory_initialized()]).when(&InventoryCommand::CloseSales, now()).then_nothing();
+        .when(&InventoryCommand::OpenSales { seq: 2 }, now())
+        .then_events(&[InventoryEvent::SalesOpened { seq: 2 }]);
+    given::<Inventory>(&open())
+        .when(&InventoryCommand::CloseSales { seq: 3 }, now())
+        .then_events(&[InventoryEvent::SalesClosed { seq: 3 }]);
     let cancelled = with(open(), &[InventoryEvent::EventCancelled]);
-    given::<Inventory>(&cancelled).when(&InventoryCommand::OpenSales, now()).then_error(&DomainError::EventCancelled);
+    given::<Inventory>(&cancelled).when(&InventoryCommand::OpenSales { seq: 9 }, now()).then_nothing();
     given::<Inventory>(&cancelled).when(&InventoryCommand::CancelEvent, now()).then_nothing();
-    given::<Inventory>(&cancelled).when(&InventoryCommand::CloseSales, now()).then_nothing();
+    given::<Inventory>(&cancelled).when(&InventoryCommand::CloseSales { seq: 9 }, now()).then_nothing();
+}
+
+#[test]
+fn stale_or_repeated_sales_messages_change_nothing() {
+    given::<Inventory>(&open()).when(&InventoryCommand::OpenSales { seq: 2 }, now()).then_nothing();
+    // Open(2), Close(3), Open(4) delivered as Open(2), Open(4), Close(3): sales stay open.
+    let reopened = with(open(), &[InventoryEvent::SalesOpened { seq: 4 }]);
+    given::<Inventory>(&reopened).when(&InventoryCommand::CloseSales { seq: 3 }, now()).then_nothing();
+    let state = Inventory::replay(&reopened);
+    assert_eq!(state.sales(), SalesState::Open);
 }
 
 #[test]

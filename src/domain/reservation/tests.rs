@@ -15,7 +15,12 @@ fn facts(status: EventStatus, starts_in: chrono::Duration, section: Option<Secti
     EventFacts { status, date: EventDate::recorded(now() + starts_in), section }
 }
 
-fn initiate_with(section: SectionSpec, quantity: i64, seats: Option<&[&str]>, event: EventFacts) -> ReservationCommand {
+fn initiate_with(
+    section: &SectionSpec,
+    quantity: i64,
+    seats: Option<&[&str]>,
+    event: EventFacts,
+) -> ReservationCommand {
     ReservationCommand::Initiate {
         reservation_id: rid(),
         event_id: event_id(),
@@ -29,7 +34,7 @@ fn initiate_with(section: SectionSpec, quantity: i64, seats: Option<&[&str]>, ev
 }
 
 fn initiate(starts_in: chrono::Duration) -> ReservationCommand {
-    initiate_with(floor_spec(), 2, None, facts(EventStatus::SalesOpen, starts_in, Some(floor_spec())))
+    initiate_with(&floor_spec(), 2, None, facts(EventStatus::SalesOpen, starts_in, Some(floor_spec())))
 }
 
 fn initiated(starts_in: chrono::Duration) -> ReservationEvent {
@@ -159,14 +164,14 @@ fn initiate_requires_open_sales_and_a_live_event() {
         (EventStatus::Completed, "SALES_NOT_OPEN"),
         (EventStatus::Cancelled, "EVENT_CANCELLED"),
     ] {
-        let command = initiate_with(floor_spec(), 1, None, facts(status, days(60), Some(floor_spec())));
+        let command = initiate_with(&floor_spec(), 1, None, facts(status, days(60), Some(floor_spec())));
         given::<Reservation>(&[]).when(&command, now()).then_error_code(code);
     }
 }
 
 #[test]
 fn initiate_requires_an_existing_section() {
-    let command = initiate_with(floor_spec(), 1, None, facts(EventStatus::SalesOpen, days(60), None));
+    let command = initiate_with(&floor_spec(), 1, None, facts(EventStatus::SalesOpen, days(60), None));
     given::<Reservation>(&[])
         .when(&command, now())
         .then_error(&DomainError::SectionNotFound { section: "Floor".into() });
@@ -175,20 +180,20 @@ fn initiate_requires_an_existing_section() {
 #[test]
 fn initiate_checks_specific_seats_against_the_layout() {
     let open = || facts(EventStatus::SalesOpen, days(60), Some(balcony_spec()));
-    let ok = initiate_with(balcony_spec(), 2, Some(&["A-1", "C-4"]), open());
+    let ok = initiate_with(&balcony_spec(), 2, Some(&["A-1", "C-4"]), open());
     given::<Reservation>(&[]).when(&ok, now()).decision();
     given::<Reservation>(&[])
-        .when(&initiate_with(balcony_spec(), 2, Some(&["A-1", "D-1"]), open()), now())
+        .when(&initiate_with(&balcony_spec(), 2, Some(&["A-1", "D-1"]), open()), now())
         .then_error(&DomainError::SeatUnavailable { seats: vec!["D-1".into()] });
     given::<Reservation>(&[])
-        .when(&initiate_with(balcony_spec(), 2, Some(&["A-1"]), open()), now())
+        .when(&initiate_with(&balcony_spec(), 2, Some(&["A-1"]), open()), now())
         .then_error_code("VALIDATION_FAILED");
     given::<Reservation>(&[])
-        .when(&initiate_with(balcony_spec(), 2, Some(&["A-1", "A-1"]), open()), now())
+        .when(&initiate_with(&balcony_spec(), 2, Some(&["A-1", "A-1"]), open()), now())
         .then_error_code("VALIDATION_FAILED");
     let general = facts(EventStatus::SalesOpen, days(60), Some(floor_spec()));
     given::<Reservation>(&[])
-        .when(&initiate_with(floor_spec(), 1, Some(&["A-1"]), general), now())
+        .when(&initiate_with(&floor_spec(), 1, Some(&["A-1"]), general), now())
         .then_error_code("VALIDATION_FAILED");
 }
 

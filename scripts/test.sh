@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, every test, and clippy with warnings as errors.
+# Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_rust
+
+log "format check"
+cargo fmt --all -- --check
+
+log "tests"
+cargo test --all-targets --no-fail-fast
+
+log "clippy (warnings are errors)"
+cargo clippy --all-targets -- -D warnings
+
+log "all checks passed"
