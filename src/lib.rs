@@ -1,7 +1,10 @@
 //! Ticketing platform: event-sourced aggregates behind an HTTP API.
 //!
-//! `domain` is the pure core (no I/O, no async, no clock reads). `clock` supplies time to the
-//! code that builds commands, so reducers stay functions of (state, command).
+//! `domain` is the pure core (no I/O, no async, no clock reads). `store` persists its events in
+//! PostgreSQL; `runtime` executes commands against it and carries out every effect durably.
 
 pub mod clock;
+pub mod config;
 pub mod domain;
+pub mod runtime;
+pub mod store;

@@ -57,9 +57,10 @@ impl<E> Decision<E> {
 }
 
 /// An event-sourced aggregate: its state is the fold of its events.
-pub trait Aggregate: Default + Clone + std::fmt::Debug {
-    type Command: std::fmt::Debug;
-    type Event: Clone + std::fmt::Debug;
+pub trait Aggregate: Default + Clone + std::fmt::Debug + Send + Sync + 'static {
+    type Command: std::fmt::Debug + Send + Sync + 'static;
+    /// Events are stored, so they serialize.
+    type Event: Clone + std::fmt::Debug + Serialize + serde::de::DeserializeOwned + Send + Sync + 'static;
 
     /// Decides what `command` means for the current state at instant `now`. Pure: the same
     /// state, command and instant always give the same decision.

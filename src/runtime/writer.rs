@@ -1,0 +1,338 @@
+//! One writer task per live stream in this process. Commands for a stream queue in its mailbox;
+//! the writer decides a whole batch against its cached state and appends every resulting event,
+//! new effect and consumed effect in one transaction. A hot inventory stream thus pays one
+//! round of SQL per batch instead of one per buyer.
+//!
+//! Several processes may write the same stream: `UNIQUE(stream_id, version)` turns the loser's
+//! append into a conflict, and the writer reloads and decides the batch again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{Ctx, PendingEffect, RuntimeError};
+use crate::domain::DomainError;
+use crate::domain::reducer::{Aggregate, Effect};
+use crate::store::effects::{self, EffectKind, NewEffect};
+use crate::store::{EventStore, Loaded, Metadata, StoreError, Stored, codec, stream_id};
+
+/// How many times a batch is decided again after losing a race to another process.
+const MAX_CONFLICT_RETRIES: usize = 20;
+
+/// What a job asks of a writer.
+pub(crate) struct Job<A: Aggregate> {
+    /// `None`: just read the current state.
+    pub command: Option<A::Command>,
+    /// The effects row this command carries out, if any: consumed in the same transaction.
+    pub source: Option<i64>,
+    pub meta: Metadata,
+    pub want_state: bool,
+    pub reply: oneshot::Sender<Result<Outcome<A>, RuntimeError>>,
+}
+
+/// What became of a job.
+#[derive(Debug)]
+pub struct Outcome<A> {
+    /// New effects rows, with their ids, for the caller to carry out.
+    pub effects: Vec<PendingEffect>,
+    pub events: usize,
+    /// The state after the batch, when asked for.
+    pub state: Option<A>,
+    /// The source row had already been carried out by someone else: nothing was done.
+    pub skipped: bool,
+}
+
+/// The writers of one aggregate type in this process.
+pub(crate) struct Writers<A: Aggregate> {
+    mailboxes: Mutex<HashMap<Uuid, mpsc::Sender<Job<A>>>>,
+}
+
+impl<A: Aggregate> Default for Writers<A> {
+    fn default() -> Self {
+        Self { mailboxes: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<A: Stored> Writers<A> {
+    /// Queues `job` for stream `id`, starting a writer if none is running.
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        ctx: &Arc<Ctx>,
+        id: Uuid,
+        mut job: Job<A>,
+    ) -> Result<(), RuntimeError> {
+        for _ in 0..8 {
+            let sender = {
+                let mut map = self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner);
+                map.entry(id)
+                    .or_insert_with(|| {
+                        let (tx, rx) = mpsc::channel(ctx.config.mailbox_capacity);
+                        let writer = Writer { id, stream: stream_id::<A>(id), loaded: None, ctx: ctx.clone() };
+                        tokio::spawn(writer.run(rx, tx.clone(), self.clone()));
+                        tx
+                    })
+                    .clone()
+            };
+            match sender.send(job).await {
+                Ok(()) => return Ok(()),
+                // The writer stopped (idle) between our lookup and the send: start a new one.
+                Err(mpsc::error::SendError(back)) => {
+                    job = back;
+                    let mut map = self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner);
+                    if map.get(&id).is_some_and(|s| s.same_channel(&sender)) {
+                        map.remove(&id);
+                    }
+                }
+            }
+        }
+        Err(RuntimeError::Unavailable("stream writer could not be started".into()))
+    }
+
+    fn retire(&self, id: Uuid, own: &mpsc::Sender<Job<A>>) {
+        let mut map = self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.get(&id).is_some_and(|s| s.same_channel(own)) {
+            map.remove(&id);
+        }
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// What the writer decided for one job of a batch.
+enum Decided {
+    Skipped,
+    Read,
+    Refused(DomainError),
+    Done { events: usize, effects: std::ops::Range<usize> },
+}
+
+struct Writer<A: Aggregate> {
+    id: Uuid,
+    stream: String,
+    /// The cached state; `None` after any failure, so the next batch reloads from the store.
+    loaded: Option<Loaded<A>>,
+    ctx: Arc<Ctx>,
+}
+
+impl<A: Stored> Writer<A> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job<A>>, own: mpsc::Sender<Job<A>>, writers: Arc<Writers<A>>) {
+        let idle = self.ctx.config.writer_idle;
+        loop {
+            let first = match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_) => {
+                    // Idle: leave the registry first, then finish whatever slipped in.
+                    writers.retire(self.id, &own);
+                    rx.close();
+                    let mut rest = Vec::new();
+                    while let Ok(job) = rx.try_recv() {
+                        rest.push(job);
+                    }
+                    if !rest.is_empty() {
+                        self.process(rest).await;
+                    }
+                    break;
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.ctx.config.batch_max {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+    }
+
+    async fn process(&mut self, jobs: Vec<Job<A>>) {
+        let mut last_conflict = None;
+        for attempt in 0..MAX_CONFLICT_RETRIES {
+            if self.loaded.is_none() {
+                match self.ctx.store.load::<A>(&self.stream).await {
+                    Ok(loaded) => self.loaded = Some(loaded),
+                    Err(e) => return reply_all(jobs, &RuntimeError::from(e)),
+                }
+            }
+            match self.try_batch(&jobs).await {
+                Ok(outcomes) => {
+                    self.maybe_snapshot();
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(outcome);
+                    }
+                    return;
+                }
+                Err(StoreError::Conflict { stream }) => {
+                    self.loaded = None;
+                    last_conflict = Some(stream);
+                    // Spread competing processes apart a little before deciding again.
+                    let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
+                    tokio::time::sleep(Duration::from_millis(jitter * (attempt as u64 + 1))).await;
+                }
+                Err(e) => {
+                    self.loaded = None;
+                    return reply_all(jobs, &RuntimeError::from(e));
+                }
+            }
+        }
+        tracing::warn!(stream = %self.stream, conflict = ?last_conflict, "gave up after repeated conflicts");
+        reply_all(jobs, &RuntimeError::Conflict);
+    }
+
+    /// Decides every job against the cached state and commits the batch. On `Err` the cached state
+    /// may hold undecided changes: the caller drops it.
+    #[allow(clippy::too_many_lines)]
+    async fn try_batch(&mut self, jobs: &[Job<A>]) -> Result<Vec<Result<Outcome<A>, RuntimeError>>, StoreError> {
+        let ctx = self.ctx.clone();
+        let now = ctx.clock.now();
+        let mut tx = ctx.store.pool().begin().await?;
+        let sources: Vec<i64> = jobs.iter().filter_map(|j| j.source).collect();
+        let alive = effects::lock_in(&mut tx, &sources).await?;
+        let Some(loaded) = self.loaded.as_mut() else {
+            return Err(StoreError::Conflict { stream: self.stream.clone() });
+        };
+
+        let mut decided: Vec<Decided> = Vec::with_capacity(jobs.len());
+        let mut events: Vec<(A::Event, Metadata)> = Vec::new();
+        let mut new_effects: Vec<(Effect, NewEffect)> = Vec::new();
+        let mut consumed = Vec::new();
+        let mut failed = Vec::new();
+        for job in jobs {
+            if job.source.is_some_and(|s| !alive.contains(&s)) {
+                decided.push(Decided::Skipped);
+                continue;
+            }
+            let Some(command) = &job.command else {
+                decided.push(Decided::Read);
+                continue;
+            };
+            match loaded.state.decide(command, now) {
+                Ok(decision) => {
+                    for event in &decision.events {
+                        loaded.state.apply(event);
+                    }
+                    let count = decision.events.len();
+                    events.extend(decision.events.into_iter().map(|e| (e, job.meta)));
+                    let start = new_effects.len();
+                    for effect in decision.effects {
+                        let row = effect_row(&effect, &job.meta, now, &ctx.config)?;
+                        new_effects.push((effect, row));
+                    }
+                    decided.push(Decided::Done { events: count, effects: start..new_effects.len() });
+                    consumed.extend(job.source);
+                }
+                Err(refusal) => {
+                    if let Some(source) = job.source {
+                        failed.push((source, refusal.to_string()));
+                    }
+                    decided.push(Decided::Refused(refusal));
+                }
+            }
+        }
+
+        let mut pending = Vec::new();
+        if events.is_empty() && new_effects.is_empty() && consumed.is_empty() && failed.is_empty() {
+            tx.rollback().await?;
+        } else {
+            let version = EventStore::append_in::<A>(&mut tx, &self.stream, loaded.version, &events).await?;
+            let rows: Vec<NewEffect> = new_effects.iter().map(|(_, row)| row.clone()).collect();
+            let ids = effects::insert_in(&mut tx, &rows).await?;
+            effects::delete_in(&mut tx, &consumed).await?;
+            for (source, reason) in &failed {
+                effects::record_failure(&mut *tx, *source, reason, now).await?;
+            }
+            tx.commit().await?;
+            loaded.version = version;
+            pending = new_effects.into_iter().zip(ids).map(|((effect, _), id)| PendingEffect { id, effect }).collect();
+        }
+        let state = self.loaded.as_ref().map(|l| &l.state);
+        Ok(jobs
+            .iter()
+            .zip(decided)
+            .map(|(job, decided)| {
+                let state = job.want_state.then(|| state.cloned()).flatten();
+                match decided {
+                    Decided::Refused(refusal) => Err(RuntimeError::Domain(refusal)),
+                    Decided::Skipped => Ok(Outcome { effects: Vec::new(), events: 0, state, skipped: true }),
+                    Decided::Read => Ok(Outcome { effects: Vec::new(), events: 0, state, skipped: false }),
+                    Decided::Done { events, effects } => {
+                        let effects = pending.get(effects).map(<[PendingEffect]>::to_vec).unwrap_or_default();
+                        Ok(Outcome { effects, events, state, skipped: false })
+                    }
+                }
+            })
+            .collect())
+    }
+
+    /// Every `snapshot_every` events, store the state so the next load replays only the tail.
+    fn maybe_snapshot(&self) {
+        let Some(loaded) = &self.loaded else { return };
+        let every = self.ctx.config.snapshot_every;
+        if every == 0 || loaded.version == 0 || loaded.version % every != 0 {
+            return;
+        }
+        let (store, stream, version, state) =
+            (self.ctx.store.clone(), self.stream.clone(), loaded.version, loaded.state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.save_snapshot::<A>(&stream, version, &state).await {
+                tracing::warn!(%stream, error = %e, "snapshot not saved");
+            }
+        });
+    }
+}
+
+fn reply_all<A: Aggregate>(jobs: Vec<Job<A>>, error: &RuntimeError) {
+    for job in jobs {
+        let _ = job.reply.send(Err(error.clone()));
+    }
+}
+
+/// The effect row for an effect (used by the writer; the payloads are read back by the worker).
+pub(crate) fn effect_row(
+    effect: &Effect,
+    meta: &Metadata,
+    now: crate::domain::values::Timestamp,
+    config: &super::RuntimeConfig,
+) -> Result<NewEffect, StoreError> {
+    use crate::domain::reducer::Command;
+    let target = |command: &Command| match command {
+        Command::Event(id, _) => stream_id::<crate::domain::event::Event>(id.as_uuid()),
+        Command::Inventory(id, _) => stream_id::<crate::domain::inventory::Inventory>(id.as_uuid()),
+        Command::Reservation(id, _) => stream_id::<crate::domain::reservation::Reservation>(id.as_uuid()),
+        Command::Payment(id, _) => stream_id::<crate::domain::payment::Payment>(id.as_uuid()),
+    };
+    let inline_lease = Some(now + config.inline_lease);
+    let (kind, target_stream, payload, due_at, leased_until) = match effect {
+        Effect::Send(command) => (EffectKind::Command, target(command), codec::encode(command)?, now, inline_lease),
+        Effect::Schedule { at, command } => (EffectKind::Command, target(command), codec::encode(command)?, *at, None),
+        Effect::Charge { payment_id, amount } => (
+            EffectKind::Charge,
+            stream_id::<crate::domain::payment::Payment>(payment_id.as_uuid()),
+            codec::encode(&(payment_id, amount))?,
+            now + config.charge_grace,
+            None,
+        ),
+        Effect::ReturnFunds { payment_id, refund_id, amount } => (
+            EffectKind::Refund,
+            stream_id::<crate::domain::payment::Payment>(payment_id.as_uuid()),
+            codec::encode(&(payment_id, refund_id, amount))?,
+            now,
+            inline_lease,
+        ),
+    };
+    Ok(NewEffect {
+        kind,
+        target_stream,
+        payload,
+        due_at,
+        leased_until,
+        correlation_id: meta.correlation_id,
+        causation_id: meta.command_id,
+    })
+}

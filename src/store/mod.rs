@@ -1,0 +1,285 @@
+//! The PostgreSQL event store: append with an expected version, load a stream (snapshot + tail),
+//! read the global log in commit-safe order, and keep snapshots.
+
+pub mod codec;
+pub mod database;
+pub mod effects;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::domain::values::Timestamp;
+pub use codec::{CodecError, Stored};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to the stream first (or a serialization failure): reload and retry.
+    #[error("stream {stream} was changed concurrently")]
+    Conflict { stream: String },
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The database is unreachable or failed: the caller should report 503 and lose nothing.
+    #[error("event store unavailable: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            // 23505 unique_violation: UNIQUE(stream_id, version) caught a concurrent append.
+            // 40001 serialization_failure, 40P01 deadlock_detected: retry the whole transaction.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("23505" | "40001" | "40P01")) => {
+                StoreError::Conflict { stream: db.constraint().unwrap_or("transaction").to_owned() }
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+/// `{kind}-{uuid}`, e.g. `inventory-67e5…`.
+pub fn stream_id<A: Stored>(id: Uuid) -> String {
+    format!("{}-{id}", A::KIND)
+}
+
+/// Who and what caused an event; stored as JSON beside every event and effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Shared by everything that one outside request set in motion.
+    pub correlation_id: Uuid,
+    /// The command or effect that directly caused this.
+    pub causation_id: Uuid,
+    /// The command that decided this event.
+    pub command_id: Uuid,
+    /// The signed-in user who acted, if a person did.
+    pub user_id: Option<Uuid>,
+}
+
+/// One event as stored.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    pub position: i64,
+    pub transaction_id: i64,
+    pub stream_id: String,
+    pub version: i64,
+    pub event_type: String,
+    pub event_version: i16,
+    pub payload: Vec<u8>,
+    pub metadata: serde_json::Value,
+    pub recorded_at: Timestamp,
+}
+
+impl RecordedEvent {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            position: row.try_get("position")?,
+            transaction_id: row.try_get("transaction_id")?,
+            stream_id: row.try_get("stream_id")?,
+            version: row.try_get("version")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+
+    /// The event as its aggregate's type (upcast if stored in an older shape).
+    ///
+    /// # Errors
+    /// A payload that does not decode.
+    pub fn decode<A: Stored>(&self) -> Result<A::Event, CodecError> {
+        A::decode_event(&self.event_type, self.event_version, &self.payload)
+    }
+}
+
+/// Where a reader of the global log has got to: everything at or before it has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub transaction_id: i64,
+    pub position: i64,
+}
+
+impl RecordedEvent {
+    pub fn log_position(&self) -> LogPosition {
+        LogPosition { transaction_id: self.transaction_id, position: self.position }
+    }
+}
+
+/// A stream's state as loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub state: A,
+    /// The stream's version: the number of events in it (0 = empty).
+    pub version: i64,
+}
+
+const EVENT_COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, stream_id, version, \
+     event_type, event_version, payload, metadata, recorded_at";
+
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    pool: PgPool,
+}
+
+impl EventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends `events` to `stream` inside `tx`, expecting the stream to be at `expected_version`.
+    /// A concurrent append to the same stream makes the commit (or this insert) fail with
+    /// [`StoreError::Conflict`].
+    ///
+    /// # Errors
+    /// Conflict, encoding failure, or the database.
+    #[tracing::instrument(skip_all, fields(stream = %stream, expected_version, count = events.len()))]
+    pub async fn append_in<A: Stored>(
+        tx: &mut Transaction<'_, Postgres>,
+        stream: &str,
+        expected_version: i64,
+        events: &[(A::Event, Metadata)],
+    ) -> Result<i64, StoreError> {
+        if events.is_empty() {
+            return Ok(expected_version);
+        }
+        let mut versions = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut type_versions = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut metadata = Vec::with_capacity(events.len());
+        for (offset, (event, meta)) in (1i64..).zip(events) {
+            let event_type = A::event_type(event);
+            versions.push(expected_version + offset);
+            types.push(event_type.to_owned());
+            type_versions.push(A::event_version(event_type));
+            payloads.push(A::encode_event(event)?);
+            metadata.push(serde_json::to_value(meta).map_err(|e| CodecError::Encode(e.to_string()))?);
+        }
+        sqlx::query(
+            "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])",
+        )
+        .bind(stream)
+        .bind(&versions)
+        .bind(&types)
+        .bind(&type_versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .execute(&mut **tx)
+        .await?;
+        Ok(expected_version + i64::try_from(events.len()).unwrap_or(i64::MAX))
+    }
+
+    /// Appends in a transaction of its own.
+    ///
+    /// # Errors
+    /// As [`EventStore::append_in`].
+    pub async fn append<A: Stored>(
+        &self,
+        stream: &str,
+        expected_version: i64,
+        events: &[(A::Event, Metadata)],
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let version = Self::append_in::<A>(&mut tx, stream, expected_version, events).await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// A stream's events after `after_version`, in order.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn read_stream(&self, stream: &str, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version"
+        ))
+        .bind(stream)
+        .bind(after_version)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Loads an aggregate: the latest usable snapshot, then the events after it.
+    ///
+    /// # Errors
+    /// The database, or a stored payload that does not decode.
+    #[tracing::instrument(skip_all, fields(stream = %stream))]
+    pub async fn load<A: Stored>(&self, stream: &str) -> Result<Loaded<A>, StoreError> {
+        let snapshot: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT version, state FROM snapshots WHERE stream_id = $1 AND snapshot_version = $2")
+                .bind(stream)
+                .bind(A::SNAPSHOT_VERSION)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (mut state, mut version) = match snapshot.map(|(v, bytes)| (v, codec::decode::<A>(&bytes))) {
+            Some((v, Ok(state))) => (state, v),
+            Some((_, Err(reason))) => {
+                // An unreadable snapshot is only a lost shortcut: replay from the start.
+                tracing::warn!(stream, reason, "ignoring unreadable snapshot");
+                (A::default(), 0)
+            }
+            None => (A::default(), 0),
+        };
+        for recorded in self.read_stream(stream, version).await? {
+            state.apply(&recorded.decode::<A>()?);
+            version = recorded.version;
+        }
+        Ok(Loaded { state, version })
+    }
+
+    /// Stores `state` as the snapshot of `stream` at `version` (newer snapshots are kept).
+    ///
+    /// # Errors
+    /// Encoding or the database.
+    pub async fn save_snapshot<A: Stored>(&self, stream: &str, version: i64, state: &A) -> Result<(), StoreError> {
+        let bytes = codec::encode(state)?;
+        sqlx::query(
+            "INSERT INTO snapshots (stream_id, version, snapshot_version, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (stream_id) DO UPDATE
+               SET version = EXCLUDED.version, snapshot_version = EXCLUDED.snapshot_version,
+                   state = EXCLUDED.state, taken_at = now()
+             WHERE snapshots.version < EXCLUDED.version OR snapshots.snapshot_version <> EXCLUDED.snapshot_version",
+        )
+        .bind(stream)
+        .bind(version)
+        .bind(A::SNAPSHOT_VERSION)
+        .bind(bytes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` events of the global log after `after`, in a stable order.
+    ///
+    /// Positions are assigned before commit, so a transaction that started earlier can commit
+    /// later with a smaller position. Reading "position > last seen" would skip it forever. This
+    /// reads only transactions older than the oldest one still in progress, ordered by
+    /// (transaction id, position): once visible, nothing can appear before them any more.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn read_all(&self, after: LogPosition, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id, position
+             LIMIT $3"
+        ))
+        .bind(after.transaction_id)
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,164 @@
+//! The event store against the real PostgreSQL: append, load, conflicts, snapshots, upcasting and
+//! the commit-safe global log.
+
+use sqlx::Connection;
+use ticketing::domain::event::{Event, EventChanged};
+use ticketing::domain::reducer::Aggregate;
+use ticketing::domain::reservation::{Reservation, ReservationEvent, ReservationStatus};
+use ticketing::store::{EventStore, LogPosition, Metadata, StoreError, stream_id};
+use uuid::Uuid;
+
+use crate::support::TestDb;
+
+fn meta() -> Metadata {
+    let id = Uuid::new_v4();
+    Metadata { correlation_id: id, causation_id: id, command_id: id, user_id: None }
+}
+
+fn published(n: i64) -> EventChanged {
+    EventChanged::Published { at: chrono::DateTime::from_timestamp(1_800_000_000 + n, 0).unwrap() }
+}
+
+#[tokio::test]
+async fn append_then_load_returns_the_events_in_order_with_versions() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    let v = store.append::<Event>(&stream, 0, &[(published(1), meta()), (published(2), meta())]).await.unwrap();
+    assert_eq!(v, 2);
+    let v = store.append::<Event>(&stream, 2, &[(published(3), meta())]).await.unwrap();
+    assert_eq!(v, 3);
+    let recorded = store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(recorded.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(recorded[0].event_type, "EventPublished");
+    assert_eq!(recorded[0].decode::<Event>().unwrap(), published(1));
+    assert_eq!(recorded[2].metadata["correlation_id"].as_str().map(str::len), Some(36));
+    assert_eq!(store.read_stream(&stream, 2).await.unwrap().len(), 1);
+    let loaded = store.load::<Event>(&stream).await.unwrap();
+    assert_eq!(loaded.version, 3);
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    store.append::<Event>(&stream, 0, &[(published(1), meta())]).await.unwrap();
+    let err = store.append::<Event>(&stream, 0, &[(published(2), meta()), (published(3), meta())]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert_eq!(store.read_stream(&stream, 0).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn of_two_concurrent_appends_at_the_same_version_exactly_one_wins() {
+    let db = TestDb::new().await;
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    let a = EventStore::new(db.pool.clone());
+    let b = EventStore::new(db.second_pool());
+    let (first, second) = ([(published(1), meta())], [(published(2), meta())]);
+    let (ra, rb) = tokio::join!(a.append::<Event>(&stream, 0, &first), b.append::<Event>(&stream, 0, &second));
+    assert_eq!(usize::from(ra.is_ok()) + usize::from(rb.is_ok()), 1, "{ra:?} {rb:?}");
+    assert!(matches!(ra.err().or(rb.err()), Some(StoreError::Conflict { .. })));
+}
+
+#[tokio::test]
+async fn load_is_snapshot_plus_tail_and_ignores_other_snapshot_shapes() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    store
+        .append::<Event>(&stream, 0, &[(published(1), meta()), (published(2), meta()), (published(3), meta())])
+        .await
+        .unwrap();
+    // A snapshot at version 2 whose state differs from the replay proves load starts from it.
+    let marker = Event::replay(&[published(9)]);
+    store.save_snapshot::<Event>(&stream, 2, &marker).await.unwrap();
+    let loaded = store.load::<Event>(&stream).await.unwrap();
+    assert_eq!(loaded.version, 3);
+    let mut expected = marker.clone();
+    expected.apply(&published(3));
+    assert_eq!(loaded.state, expected);
+    // An older snapshot never replaces a newer one.
+    store.save_snapshot::<Event>(&stream, 1, &Event::default()).await.unwrap();
+    assert_eq!(store.load::<Event>(&stream).await.unwrap().state, expected);
+    // A snapshot of another shape is ignored: full replay.
+    sqlx::query("UPDATE snapshots SET snapshot_version = 99").execute(&db.pool).await.unwrap();
+    let replayed = store.load::<Event>(&stream).await.unwrap();
+    assert_eq!(replayed.state, Event::replay(&[published(1), published(2), published(3)]));
+}
+
+#[tokio::test]
+async fn an_event_stored_as_version_1_still_loads_after_its_type_gained_a_field() {
+    let db = TestDb::new().await;
+    let hex = include_str!("../fixtures/reservation_initiated_v1.hex").trim();
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let reservation: Uuid = "0d9a3e8e-9b1e-4a53-9a51-6f2f6f1d2a01".parse().unwrap();
+    let stream = stream_id::<Reservation>(reservation);
+    sqlx::query(
+        "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+         VALUES ($1, 1, 'ReservationInitiated', 1, $2, '{}')",
+    )
+    .bind(&stream)
+    .bind(&bytes)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let store = EventStore::new(db.pool.clone());
+    let recorded = store.read_stream(&stream, 0).await.unwrap();
+    let ReservationEvent::Initiated { requested_seats, quantity, base_price, .. } =
+        recorded[0].decode::<Reservation>().unwrap()
+    else {
+        panic!("not Initiated");
+    };
+    assert_eq!((requested_seats, quantity.get(), base_price.cents()), (None, 2, 5_000));
+    let loaded = store.load::<Reservation>(&stream).await.unwrap();
+    let details = loaded.state.details().unwrap();
+    assert_eq!(details.status, ReservationStatus::Initiated);
+    assert_eq!(details.section.as_str(), "Floor");
+
+    // A version this release does not know yet is refused, not misread.
+    sqlx::query("UPDATE events SET event_version = 3").execute(&db.pool).await.unwrap();
+    assert!(store.load::<Reservation>(&stream).await.is_err());
+    // So is a payload that decodes as another event type.
+    sqlx::query("UPDATE events SET event_version = 2, event_type = 'ReservationExpired'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert!(store.load::<Reservation>(&stream).await.is_err());
+}
+
+#[tokio::test]
+async fn the_global_log_never_skips_a_transaction_that_commits_late() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let mut slow = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut fast = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let insert = "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+                  VALUES ($1, 1, 'EventPublished', 1, $2, '{}') RETURNING position";
+    let payload = ticketing::store::codec::encode(&published(1)).unwrap();
+
+    // The slow transaction takes its transaction id first, the fast one writes and commits first.
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut slow).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut fast).await.unwrap();
+    let fast_position: i64 =
+        sqlx::query_scalar(insert).bind("event-fast").bind(&payload).fetch_one(&mut fast).await.unwrap();
+    sqlx::query("COMMIT").execute(&mut fast).await.unwrap();
+    let slow_position: i64 =
+        sqlx::query_scalar(insert).bind("event-slow").bind(&payload).fetch_one(&mut slow).await.unwrap();
+    assert!(slow_position > fast_position);
+
+    // While the slow one is open, nothing after it may be handed out: a reader that took the
+    // fast event and moved its checkpoint past it would never see the slow one.
+    let visible = store.read_all(LogPosition::default(), 100).await.unwrap();
+    assert!(visible.is_empty(), "{:?}", visible.iter().map(|e| &e.stream_id).collect::<Vec<_>>());
+
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    let all = store.read_all(LogPosition::default(), 100).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>(), ["event-slow", "event-fast"]);
+    // Reading on from a checkpoint gives the rest, once.
+    let after_first = store.read_all(all[0].log_position(), 100).await.unwrap();
+    assert_eq!(after_first.len(), 1);
+    assert_eq!(after_first[0].stream_id, "event-fast");
+    assert!(store.read_all(all[1].log_position(), 100).await.unwrap().is_empty());
+}
