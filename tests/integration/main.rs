@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod domain_purity;
+mod runtime;
 mod store;
 mod support;
