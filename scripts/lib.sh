@@ -4,6 +4,9 @@
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ticketing-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 # cargo comes from rustup; a login shell may not have it on PATH yet.
@@ -21,4 +24,42 @@ ensure_rust() {
       rustup component add "$component"
     fi
   done
+}
+
+# PostgreSQL on 127.0.0.1:5432 reachable as user postgres without a password. Uses what is
+# running; else starts the local cluster; else installs it from the OS packages (Debian/Ubuntu).
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+      log "starting PostgreSQL with Docker Compose"
+      docker compose up -d postgres-events
+    elif command -v apt-get >/dev/null 2>&1; then
+      log "installing PostgreSQL from the OS packages"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
+    else
+      log "PostgreSQL is not running and cannot be installed here: start one on 127.0.0.1:5432"
+      exit 1
+    fi
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$version" ]; then
+      # Trust local connections so the default URLs work without a password (dev and CI only).
+      local hba="/etc/postgresql/$version/main/pg_hba.conf"
+      if [ -w "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+      fi
+      log "starting PostgreSQL $version"
+      $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || $SUDO pg_ctlcluster "$version" main start || true
+    fi
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 1
+  done
+  log "PostgreSQL did not come up on 127.0.0.1:5432"
+  exit 1
 }

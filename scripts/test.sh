@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_rust
+ensure_postgres
 
 log "format check"
 cargo fmt --all -- --check

@@ -191,9 +191,17 @@ impl<A: Stored> Writer<A> {
     async fn try_batch(&mut self, jobs: &[Job<A>]) -> Result<Vec<Result<Outcome<A>, RuntimeError>>, StoreError> {
         let ctx = self.ctx.clone();
         let now = ctx.clock.now();
-        let mut tx = ctx.store.pool().begin().await?;
+        // Only a batch that consumes effects rows needs its transaction before deciding (to lock
+        // them); otherwise decide first and open one only if there is something to write, so
+        // reads of the cached state cost no round trip.
         let sources: Vec<i64> = jobs.iter().filter_map(|j| j.source).collect();
-        let alive = effects::lock_in(&mut tx, &sources).await?;
+        let mut early_tx = None;
+        let mut alive = std::collections::HashSet::new();
+        if !sources.is_empty() {
+            let mut tx = ctx.store.pool().begin().await?;
+            alive = effects::lock_in(&mut tx, &sources).await?;
+            early_tx = Some(tx);
+        }
         let Some(loaded) = self.loaded.as_mut() else {
             return Err(StoreError::Conflict { stream: self.stream.clone() });
         };
@@ -238,8 +246,14 @@ impl<A: Stored> Writer<A> {
 
         let mut pending = Vec::new();
         if events.is_empty() && new_effects.is_empty() && consumed.is_empty() && failed.is_empty() {
-            tx.rollback().await?;
+            if let Some(tx) = early_tx {
+                tx.rollback().await?;
+            }
         } else {
+            let mut tx = match early_tx {
+                Some(tx) => tx,
+                None => ctx.store.pool().begin().await?,
+            };
             let version = EventStore::append_in::<A>(&mut tx, &self.stream, loaded.version, &events).await?;
             let rows: Vec<NewEffect> = new_effects.iter().map(|(_, row)| row.clone()).collect();
             let ids = effects::insert_in(&mut tx, &rows).await?;
