@@ -449,3 +449,31 @@ async fn after_a_crash_a_new_instance_finishes_every_saga_and_orphans_no_hold() 
     rt.work_once().await.unwrap();
     assert_eq!(event_count(&db.pool).await, before);
 }
+
+#[tokio::test]
+async fn the_runtime_snapshots_busy_streams_and_loads_from_the_snapshot() {
+    let db = TestDb::new().await;
+    let rt = runtime_on(db.pool.clone(), RuntimeConfig { snapshot_every: 5, ..fast_config() });
+    let event_id = event_on_sale(&rt, 20).await;
+    for _ in 0..6 {
+        rt.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 1, None)).await.unwrap();
+    }
+    let stream = stream_id::<Inventory>(event_id.as_uuid());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let version = loop {
+        let v: Option<i64> = sqlx::query_scalar("SELECT version FROM snapshots WHERE stream_id = $1")
+            .bind(&stream)
+            .fetch_optional(&db.pool)
+            .await
+            .unwrap();
+        if let Some(v) = v {
+            break v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(version % 5, 0);
+    let loaded = rt.store().load::<Inventory>(&stream).await.unwrap();
+    assert_eq!(loaded.state, replayed_inventory(&rt, event_id).await);
+    assert_eq!(loaded.state.section("Floor").unwrap().reserved(), 6);
+}
