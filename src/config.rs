@@ -7,6 +7,12 @@ use std::time::Duration;
 pub struct Config {
     /// `DATABASE_URL_EVENTS` (`postgres://postgres@127.0.0.1:5432/ticketing_events`)
     pub database_url_events: String,
+    /// `DATABASE_URL_PROJECTIONS` (`postgres://postgres@127.0.0.1:5432/ticketing_projections`)
+    pub database_url_projections: String,
+    /// `DATABASE_URL_ANALYTICS` (`postgres://postgres@127.0.0.1:5432/ticketing_analytics`)
+    pub database_url_analytics: String,
+    /// `KAFKA_BROKERS` (unset: the in-process bus).
+    pub kafka_brokers: Option<String>,
     /// `RESERVATION_TTL_SECONDS` (300): how long a hold lasts.
     pub reservation_ttl_seconds: u32,
     /// `DATABASE_MAX_CONNECTIONS` (20): pool size per database.
@@ -48,6 +54,11 @@ impl Config {
         Ok(Self {
             database_url_events: var("DATABASE_URL_EVENTS")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_events".into()),
+            database_url_projections: var("DATABASE_URL_PROJECTIONS")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_projections".into()),
+            database_url_analytics: var("DATABASE_URL_ANALYTICS")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_analytics".into()),
+            kafka_brokers: var("KAFKA_BROKERS"),
             reservation_ttl_seconds: ttl,
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 20)?,
         })

@@ -3,8 +3,11 @@
 //! `domain` is the pure core (no I/O, no async, no clock reads). `store` persists its events in
 //! PostgreSQL; `runtime` executes commands against it and carries out every effect durably.
 
+pub mod analytics;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod projections;
 pub mod runtime;
 pub mod store;

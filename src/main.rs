@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use ticketing::config::Config;
-use ticketing::store::database;
+use ticketing::store::{EventStore, database};
 
 #[derive(Debug, Parser)]
 #[command(name = "ticketing", version, about = "Event-sourced ticketing platform")]
@@ -17,6 +17,12 @@ struct Cli {
 enum Cmd {
     /// Create the databases if missing and bring their schemas up to date.
     Migrate,
+    /// Empty read models and replay them from the start of the event log.
+    RebuildProjections {
+        /// Only this read model (catalogue, availability, reservations, payments, sales, analytics).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -37,12 +43,53 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+async fn migrate_all(config: &Config) -> Result<(sqlx::PgPool, sqlx::PgPool, sqlx::PgPool), sqlx::Error> {
+    Ok((
+        database::migrate_events(&config.database_url_events).await?,
+        database::migrate(&config.database_url_projections, &database::PROJECTIONS_MIGRATOR).await?,
+        database::migrate(&config.database_url_analytics, &database::ANALYTICS_MIGRATOR).await?,
+    ))
+}
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     match cli.command {
         Cmd::Migrate => {
-            database::migrate_events(&config.database_url_events).await?;
-            tracing::info!("events database migrated");
+            migrate_all(&config).await?;
+            tracing::info!("databases migrated");
+        }
+        Cmd::RebuildProjections { only } => {
+            let (events, projections, analytics) = migrate_all(&config).await?;
+            let store = EventStore::new(events);
+            let mut targets: Vec<(std::sync::Arc<dyn ticketing::projections::Projector>, sqlx::PgPool)> =
+                ticketing::projections::all().into_iter().map(|p| (p, projections.clone())).collect();
+            targets.push((std::sync::Arc::new(ticketing::analytics::AnalyticsEtl::default()), analytics.clone()));
+            if let Some(name) = &only {
+                targets.retain(|(p, _)| p.name() == name);
+                if targets.is_empty() {
+                    return Err(format!("no read model named {name:?}").into());
+                }
+            }
+            for (projector, pool) in targets {
+                let total = store.count_after(ticketing::store::LogPosition::default()).await?;
+                ticketing::projections::reset(&pool, projector.as_ref()).await?;
+                eprintln!("{}: replaying {total} events", projector.name());
+                let mut done = 0;
+                loop {
+                    let n = ticketing::projections::catch_up_once(&store, &pool, projector.as_ref(), 2_000).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                    eprintln!("{}: {done}/{total}", projector.name());
+                }
+                // Whatever became visible meanwhile (and events written during the rebuild).
+                ticketing::projections::catch_up(&store, &pool, projector.as_ref(), 2_000).await?;
+                if projector.name() == "analytics" {
+                    ticketing::analytics::refresh(&pool).await?;
+                }
+                eprintln!("{}: rebuilt", projector.name());
+            }
         }
     }
     Ok(())

@@ -206,11 +206,11 @@ impl Runtime {
         command: Option<A::Command>,
         source: Option<i64>,
         cause: &Cause,
-        want_state: bool,
+        (want_state, fresh): (bool, bool),
     ) -> Result<Outcome<A>, RuntimeError> {
         let (reply, answer) = oneshot::channel();
         let meta = cause.metadata(Uuid::new_v4());
-        writers.submit(&self.inner.ctx, id, Job { command, source, meta, want_state, reply }).await?;
+        writers.submit(&self.inner.ctx, id, Job { command, source, meta, want_state, fresh, reply }).await?;
         answer.await.map_err(|_| RuntimeError::Unavailable("stream writer stopped".into()))?
     }
 
@@ -222,7 +222,20 @@ impl Runtime {
     where
         Self: WritersFor<A>,
     {
-        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), true).await?;
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, true)).await?;
+        Ok(outcome.state.unwrap_or_default())
+    }
+
+    /// The state as this process last saw it: may miss what another process appended moments
+    /// ago. For facts that do not change or are checked again where it matters.
+    ///
+    /// # Errors
+    /// The store is unavailable.
+    pub async fn state_cached<A: Stored>(&self, id: Uuid) -> Result<A, RuntimeError>
+    where
+        Self: WritersFor<A>,
+    {
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, false)).await?;
         Ok(outcome.state.unwrap_or_default())
     }
 
@@ -238,16 +251,20 @@ impl Runtime {
     ) -> Result<Vec<PendingEffect>, RuntimeError> {
         let effects = match command {
             Command::Event(id, c) => {
-                self.submit(&self.inner.events, id.as_uuid(), Some(c), source, cause, false).await?.effects
+                self.submit(&self.inner.events, id.as_uuid(), Some(c), source, cause, (false, false)).await?.effects
             }
             Command::Inventory(id, c) => {
-                self.submit(&self.inner.inventories, id.as_uuid(), Some(c), source, cause, false).await?.effects
+                self.submit(&self.inner.inventories, id.as_uuid(), Some(c), source, cause, (false, false))
+                    .await?
+                    .effects
             }
             Command::Reservation(id, c) => {
-                self.submit(&self.inner.reservations, id.as_uuid(), Some(c), source, cause, false).await?.effects
+                self.submit(&self.inner.reservations, id.as_uuid(), Some(c), source, cause, (false, false))
+                    .await?
+                    .effects
             }
             Command::Payment(id, c) => {
-                self.submit(&self.inner.payments, id.as_uuid(), Some(c), source, cause, false).await?.effects
+                self.submit(&self.inner.payments, id.as_uuid(), Some(c), source, cause, (false, false)).await?.effects
             }
         };
         Ok(effects)

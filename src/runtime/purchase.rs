@@ -71,7 +71,10 @@ impl Runtime {
         customer: CustomerId,
         request: ReserveRequest,
     ) -> Result<ReservationDetails, RuntimeError> {
-        let event = self.event(request.event_id).await?;
+        // A cached view of the event is enough: its date and prices never change, and whether
+        // sales are open is decided again, atomically, by the inventory.
+        let event: Event = self.state_cached(request.event_id.as_uuid()).await?;
+        let event = event.details().cloned().ok_or(RuntimeError::Domain(DomainError::EventNotFound))?;
         let reservation_id = ReservationId::from_uuid(Uuid::new_v4());
         let facts = EventFacts {
             status: event.status,

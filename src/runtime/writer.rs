@@ -30,6 +30,8 @@ pub(crate) struct Job<A: Aggregate> {
     pub source: Option<i64>,
     pub meta: Metadata,
     pub want_state: bool,
+    /// For reads: catch up with events other processes appended before answering.
+    pub fresh: bool,
     pub reply: oneshot::Sender<Result<Outcome<A>, RuntimeError>>,
 }
 
@@ -159,6 +161,13 @@ impl<A: Stored> Writer<A> {
                     Ok(loaded) => self.loaded = Some(loaded),
                     Err(e) => return reply_all(jobs, &RuntimeError::from(e)),
                 }
+            } else if attempt == 0 && jobs.iter().any(|j| j.command.is_none() && j.fresh) {
+                // The cache is only known stale when a write conflicts; a read that must be
+                // exact first applies whatever other processes appended since.
+                if let Err(e) = self.catch_up().await {
+                    self.loaded = None;
+                    return reply_all(jobs, &RuntimeError::from(e));
+                }
             }
             match self.try_batch(&jobs).await {
                 Ok(outcomes) => {
@@ -183,6 +192,15 @@ impl<A: Stored> Writer<A> {
         }
         tracing::warn!(stream = %self.stream, conflict = ?last_conflict, "gave up after repeated conflicts");
         reply_all(jobs, &RuntimeError::Conflict);
+    }
+
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        let Some(loaded) = self.loaded.as_mut() else { return Ok(()) };
+        for recorded in self.ctx.store.read_stream(&self.stream, loaded.version).await? {
+            loaded.state.apply(&recorded.decode::<A>()?);
+            loaded.version = recorded.version;
+        }
+        Ok(())
     }
 
     /// Decides every job against the cached state and commits the batch. On `Err` the cached state

@@ -8,6 +8,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub static EVENTS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_events");
+pub static PROJECTIONS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_projections");
+pub static ANALYTICS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_analytics");
 
 /// Creates the database named in `url` if it does not exist (connecting to the server's
 /// `postgres` database to do so).
@@ -50,13 +52,21 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
         .connect_lazy_with(options))
 }
 
-/// Creates the events database if missing and brings its schema up to date.
+/// Creates a database if missing and brings its schema up to date with `migrator`.
 ///
 /// # Errors
 /// As [`ensure_database`], or a failed migration.
-pub async fn migrate_events(url: &str) -> Result<PgPool, sqlx::Error> {
+pub async fn migrate(url: &str, migrator: &Migrator) -> Result<PgPool, sqlx::Error> {
     ensure_database(url).await?;
     let pool = pool(url, 5)?;
-    EVENTS_MIGRATOR.run(&pool).await?;
+    migrator.run(&pool).await?;
     Ok(pool)
+}
+
+/// The events database, created and migrated.
+///
+/// # Errors
+/// As [`migrate`].
+pub async fn migrate_events(url: &str) -> Result<PgPool, sqlx::Error> {
+    migrate(url, &EVENTS_MIGRATOR).await
 }

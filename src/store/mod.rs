@@ -282,4 +282,18 @@ impl EventStore {
         .await?;
         Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
     }
+
+    /// How many events of the log lie after `after` (a reader's lag).
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn count_after(&self, after: LogPosition) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)",
+        )
+        .bind(after.transaction_id)
+        .bind(after.position)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 }

@@ -154,7 +154,14 @@ async fn the_global_log_never_skips_a_transaction_that_commits_late() {
     assert!(visible.is_empty(), "{:?}", visible.iter().map(|e| &e.stream_id).collect::<Vec<_>>());
 
     sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
-    let all = store.read_all(LogPosition::default(), 100).await.unwrap();
+    // Visible once every older transaction in the cluster has ended (other tests run beside
+    // this one on the same server).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut all = store.read_all(LogPosition::default(), 100).await.unwrap();
+    while all.len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        all = store.read_all(LogPosition::default(), 100).await.unwrap();
+    }
     assert_eq!(all.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>(), ["event-slow", "event-fast"]);
     // Reading on from a checkpoint gives the rest, once.
     let after_first = store.read_all(all[0].log_position(), 100).await.unwrap();

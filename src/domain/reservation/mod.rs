@@ -190,6 +190,8 @@ pub enum ReservationEvent {
     },
     RefundRecorded {
         refund_id: RefundId,
+        /// Which payment the money came back from (the paid one, or a late one).
+        payment_id: PaymentId,
         amount: Money,
     },
     TicketTransferred {
@@ -534,8 +536,8 @@ impl Aggregate for Reservation {
             },
 
             C::RecordRefund { refund_id, .. } if r.refunds_seen.contains(refund_id) => Decision::nothing(),
-            C::RecordRefund { refund_id, amount, .. } => {
-                Decision::event(E::RefundRecorded { refund_id: *refund_id, amount: *amount })
+            C::RecordRefund { refund_id, payment_id, amount } => {
+                Decision::event(E::RefundRecorded { refund_id: *refund_id, payment_id: *payment_id, amount: *amount })
             }
 
             C::TransferTicket { ticket_id, from, to: recipient } => {
@@ -627,7 +629,7 @@ impl Aggregate for Reservation {
                 r.payments_seen.insert(*payment_id);
                 r.captured = r.captured.checked_add(*amount).unwrap_or(r.captured);
             }
-            E::RefundRecorded { refund_id, amount } => {
+            E::RefundRecorded { refund_id, amount, .. } => {
                 r.refunds_seen.insert(*refund_id);
                 r.refunded = r.refunded.checked_add(*amount).unwrap_or(r.refunded);
             }

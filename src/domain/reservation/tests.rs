@@ -546,10 +546,14 @@ fn refunds_are_recorded_once_per_refund_id() {
     let refund_id: RefundId = Id::derive(rid(), "customer-cancel");
     let record = ReservationCommand::RecordRefund { refund_id, payment_id: pid(), amount: Money::from_cents(8_000) };
     let then = given::<Reservation>(&history(ReservationStatus::Refunded, days(60))).when(&record, now());
-    then.then_events(&[ReservationEvent::RefundRecorded { refund_id, amount: Money::from_cents(8_000) }]);
+    then.then_events(&[ReservationEvent::RefundRecorded {
+        refund_id,
+        payment_id: pid(),
+        amount: Money::from_cents(8_000),
+    }]);
     assert_eq!(then.state_after().details().unwrap().net_revenue(), Money::ZERO);
     let mut h = history(ReservationStatus::Refunded, days(60));
-    h.push(ReservationEvent::RefundRecorded { refund_id, amount: Money::from_cents(8_000) });
+    h.push(ReservationEvent::RefundRecorded { refund_id, payment_id: pid(), amount: Money::from_cents(8_000) });
     given::<Reservation>(&h).when(&record, now()).then_nothing();
 }
 
@@ -683,6 +687,7 @@ fn an_earlier_goodwill_refund_counts_towards_the_policy_refund() {
     let mut h = history(ReservationStatus::Completed, days(60));
     h.push(ReservationEvent::RefundRecorded {
         refund_id: Id::derive(pid(), "goodwill"),
+        payment_id: pid(),
         amount: Money::from_cents(3_000),
     });
     let (event, effects) = customer_refund(5_000, RefundShare::Full, now());

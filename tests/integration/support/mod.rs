@@ -22,11 +22,25 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates and migrates `ticketing_test_<random>`.
+    /// Creates and migrates an events database `ticketing_test_<random>`.
     pub async fn new() -> Self {
+        Self::with(&database::EVENTS_MIGRATOR).await
+    }
+
+    /// A projections database.
+    pub async fn projections() -> Self {
+        Self::with(&database::PROJECTIONS_MIGRATOR).await
+    }
+
+    /// An analytics database.
+    pub async fn analytics() -> Self {
+        Self::with(&database::ANALYTICS_MIGRATOR).await
+    }
+
+    async fn with(migrator: &sqlx::migrate::Migrator) -> Self {
         let name = format!("ticketing_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
-        let pool = database::migrate_events(&url).await.expect("test database");
+        let pool = database::migrate(&url, migrator).await.expect("test database");
         Self { name, url, pool }
     }
 

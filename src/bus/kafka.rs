@@ -1,0 +1,184 @@
+//! The Kafka transport (Redpanda in production; any Kafka-API broker).
+//!
+//! Producer: idempotent (`enable.idempotence`, `acks=all`), so a retry never duplicates or
+//! reorders within a partition; key = stream id, so a stream's events share a partition and stay
+//! in order. Consumers: one consumer group per projector, offsets committed only after the
+//! projector's transaction committed (a crash in between redelivers; the projector skips what it
+//! already applied).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use super::{BusEvent, TOPICS, topic_for};
+use crate::projections::{Projector, apply_batch};
+
+/// Where the broker is and how topics are made.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    /// `KAFKA_BROKERS`, e.g. `127.0.0.1:9092`.
+    pub brokers: String,
+    pub partitions: i32,
+    pub replication: i32,
+}
+
+impl KafkaSettings {
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self { brokers: brokers.into(), partitions: 3, replication: 1 }
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers).set("socket.timeout.ms", "10000");
+        config
+    }
+}
+
+/// Creates the four topics if they do not exist (brokers may not auto-create them).
+///
+/// # Errors
+/// The broker is unreachable or refused.
+pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = settings.client().create()?;
+    let topics: Vec<NewTopic<'_>> = TOPICS
+        .iter()
+        .map(|t| NewTopic::new(t, settings.partitions, TopicReplication::Fixed(settings.replication)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&topics, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code))
+                    .inspect_err(|_| tracing::warn!(%topic, ?code, "topic not created"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An idempotent producer.
+///
+/// # Errors
+/// Invalid settings.
+pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> {
+    settings
+        .client()
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "15000")
+        .set("linger.ms", "5")
+        .create()
+}
+
+/// Publishes `events` and waits until the broker has every one of them.
+///
+/// # Errors
+/// The first delivery failure (the caller retries the whole batch; duplicates are harmless).
+pub async fn publish(producer: &FutureProducer, events: &[BusEvent]) -> Result<(), KafkaError> {
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(topic) = topic_for(&event.stream_id) else { continue };
+        let payload = event.to_json().map_err(|_| KafkaError::MessageProduction(RDKafkaErrorCode::InvalidMessage))?;
+        let position = format!("{}:{}", event.position.transaction_id, event.position.position);
+        let version = event.event_version.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "event_type", value: Some(event.event_type.as_str()) })
+            .insert(Header { key: "event_version", value: Some(version.as_str()) })
+            .insert(Header { key: "position", value: Some(position.as_str()) })
+            .insert(Header { key: "correlation_id", value: event.correlation_id() });
+        let record = FutureRecord::to(topic).key(event.stream_id.as_str()).payload(&payload).headers(headers);
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
+    }
+    for delivery in deliveries {
+        match delivery.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(e),
+            Err(_) => return Err(KafkaError::Canceled),
+        }
+    }
+    Ok(())
+}
+
+fn consumer(settings: &KafkaSettings, group: &str) -> Result<StreamConsumer, KafkaError> {
+    let consumer: StreamConsumer = settings
+        .client()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .create()?;
+    consumer.subscribe(&TOPICS)?;
+    Ok(consumer)
+}
+
+/// Feeds `projector` from Kafka until `shutdown`: batches of messages are applied in one
+/// transaction, then their offsets are committed.
+pub async fn run_projector(
+    settings: KafkaSettings,
+    pool: PgPool,
+    projector: Arc<dyn Projector>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let group = format!("ticketing-{}", projector.name());
+    tracing::info!(projector = projector.name(), %group, "kafka projector started");
+    while !*shutdown.borrow() {
+        // A fresh consumer resumes from the committed offsets: after any failure, that is
+        // exactly the first message not yet applied.
+        let consumer = match consumer(&settings, &group) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "kafka consumer not created; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = consume(&consumer, &pool, projector.as_ref(), &mut shutdown).await {
+            tracing::warn!(projector = projector.name(), error = %e, "kafka projector failed; resuming from committed offsets");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    tracing::info!(projector = projector.name(), "kafka projector stopped");
+}
+
+async fn consume(
+    consumer: &StreamConsumer,
+    pool: &PgPool,
+    projector: &dyn Projector,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    loop {
+        let mut events = Vec::new();
+        let mut offsets = TopicPartitionList::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+        while events.len() < 500 {
+            let message = tokio::select! {
+                m = consumer.recv() => m?,
+                () = tokio::time::sleep_until(deadline) => break,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            if let Some(payload) = message.payload() {
+                events.push(BusEvent::from_json(payload)?);
+            }
+            offsets.add_partition_offset(message.topic(), message.partition(), Offset::Offset(message.offset() + 1))?;
+        }
+        if offsets.count() == 0 {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            continue;
+        }
+        apply_batch(pool, projector, &events, None).await?;
+        consumer.commit(&offsets, CommitMode::Sync)?;
+    }
+}

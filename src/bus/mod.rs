@@ -1,0 +1,116 @@
+//! The event bus: every stored event, in per-stream order, to every consumer.
+//!
+//! Two transports carry the same [`BusEvent`]s:
+//! - **in-process** (the default): consumers read the event store's global log from their own
+//!   checkpoint (see [`crate::store::EventStore::read_all`]);
+//! - **Kafka** (`KAFKA_BROKERS` set): the [`relay`] publishes the log to one topic per aggregate
+//!   type, keyed by stream id, and consumers read those topics in consumer groups.
+
+pub mod kafka;
+pub mod relay;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::event::{Event, EventChanged};
+use crate::domain::ids::{EventId, PaymentId, ReservationId};
+use crate::domain::inventory::{Inventory, InventoryEvent};
+use crate::domain::payment::{Payment, PaymentEvent};
+use crate::domain::reservation::{Reservation, ReservationEvent};
+use crate::domain::values::Timestamp;
+use crate::store::{CodecError, LogPosition, RecordedEvent, Stored};
+
+/// A domain event of any aggregate, with its aggregate's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DomainEvent {
+    Event(EventId, EventChanged),
+    Inventory(EventId, InventoryEvent),
+    Reservation(ReservationId, ReservationEvent),
+    Payment(PaymentId, PaymentEvent),
+}
+
+/// An event as consumers see it: the event, where it sits, and why it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusEvent {
+    pub stream_id: String,
+    pub version: i64,
+    pub position: LogPosition,
+    pub event_type: String,
+    pub event_version: i16,
+    pub recorded_at: Timestamp,
+    pub metadata: serde_json::Value,
+    pub event: DomainEvent,
+}
+
+/// Why a stored or received event could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("unknown stream {0}")]
+    UnknownStream(String),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// The Kafka topic for each aggregate type.
+pub const TOPICS: [&str; 4] =
+    ["ticketing.events", "ticketing.inventory", "ticketing.reservations", "ticketing.payments"];
+
+/// The topic a stream's events go to.
+pub fn topic_for(stream_id: &str) -> Option<&'static str> {
+    let kind = stream_id.split_once('-')?.0;
+    Some(match kind {
+        k if k == Event::KIND => TOPICS[0],
+        k if k == Inventory::KIND => TOPICS[1],
+        k if k == Reservation::KIND => TOPICS[2],
+        k if k == Payment::KIND => TOPICS[3],
+        _ => return None,
+    })
+}
+
+impl BusEvent {
+    /// Decodes a stored event.
+    ///
+    /// # Errors
+    /// An undecodable payload or a stream of unknown kind.
+    pub fn from_recorded(recorded: &RecordedEvent) -> Result<Self, BusError> {
+        let unknown = || BusError::UnknownStream(recorded.stream_id.clone());
+        let (kind, id) = recorded.stream_id.split_once('-').ok_or_else(unknown)?;
+        let id: uuid::Uuid = id.parse().map_err(|_| unknown())?;
+        let event = match kind {
+            k if k == Event::KIND => DomainEvent::Event(id.into(), recorded.decode::<Event>()?),
+            k if k == Inventory::KIND => DomainEvent::Inventory(id.into(), recorded.decode::<Inventory>()?),
+            k if k == Reservation::KIND => DomainEvent::Reservation(id.into(), recorded.decode::<Reservation>()?),
+            k if k == Payment::KIND => DomainEvent::Payment(id.into(), recorded.decode::<Payment>()?),
+            _ => return Err(unknown()),
+        };
+        Ok(Self {
+            stream_id: recorded.stream_id.clone(),
+            version: recorded.version,
+            position: recorded.log_position(),
+            event_type: recorded.event_type.clone(),
+            event_version: recorded.event_version,
+            recorded_at: recorded.recorded_at,
+            metadata: recorded.metadata.clone(),
+            event,
+        })
+    }
+
+    /// The message value published to Kafka: self-describing JSON any consumer can read.
+    ///
+    /// # Errors
+    /// Never in practice (every field serializes).
+    pub fn to_json(&self) -> Result<Vec<u8>, BusError> {
+        serde_json::to_vec(self).map_err(|e| BusError::Malformed(e.to_string()))
+    }
+
+    /// # Errors
+    /// A value that is not a [`BusEvent`] envelope.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BusError> {
+        serde_json::from_slice(bytes).map_err(|e| BusError::Malformed(e.to_string()))
+    }
+
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.metadata.get("correlation_id").and_then(serde_json::Value::as_str)
+    }
+}

@@ -1,0 +1,98 @@
+//! The outbox relay: publishes the event log to Kafka, in log order, from a checkpoint kept in
+//! the events database. The log itself is the outbox: a write never waits for the broker, and a
+//! broker outage only delays publishing. After a failed batch the relay retries it with backoff;
+//! the broker may then see some events twice, which consumers skip.
+
+use std::time::Duration;
+
+use rdkafka::producer::FutureProducer;
+use tokio::sync::watch;
+
+use super::BusEvent;
+use super::kafka::publish;
+use crate::store::{EventStore, LogPosition, StoreError};
+
+/// # Errors
+/// The database.
+pub async fn checkpoint(store: &EventStore, relay: &str) -> Result<LogPosition, StoreError> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT transaction_id, position FROM relay_checkpoints WHERE relay = $1")
+            .bind(relay)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(row.map(|(transaction_id, position)| LogPosition { transaction_id, position }).unwrap_or_default())
+}
+
+async fn save_checkpoint(store: &EventStore, relay: &str, at: LogPosition) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO relay_checkpoints (relay, transaction_id, position, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (relay) DO UPDATE SET transaction_id = $2, position = $3, updated_at = now()",
+    )
+    .bind(relay)
+    .bind(at.transaction_id)
+    .bind(at.position)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Events not yet published.
+///
+/// # Errors
+/// The database.
+pub async fn lag(store: &EventStore, relay: &str) -> Result<i64, StoreError> {
+    store.count_after(checkpoint(store, relay).await?).await
+}
+
+/// Publishes until `shutdown`.
+pub async fn run(
+    store: EventStore,
+    producer: FutureProducer,
+    relay: &'static str,
+    batch: i64,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tracing::info!(relay, "outbox relay started");
+    let mut backoff = Duration::from_millis(100);
+    while !*shutdown.borrow() {
+        match relay_once(&store, &producer, relay, batch).await {
+            Ok(n) if n > 0 => backoff = Duration::from_millis(100),
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(relay, error = %e, retry_in_ms = backoff.as_millis(), "publishing failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::info!(relay, "outbox relay stopped");
+}
+
+/// Publishes the next batch; returns how many events it published.
+///
+/// # Errors
+/// The database or the broker; the checkpoint is then unchanged.
+pub async fn relay_once(
+    store: &EventStore,
+    producer: &FutureProducer,
+    relay: &str,
+    batch: i64,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let from = checkpoint(store, relay).await?;
+    let recorded = store.read_all(from, batch).await?;
+    let Some(last) = recorded.last().map(crate::store::RecordedEvent::log_position) else { return Ok(0) };
+    let events: Vec<BusEvent> = recorded.iter().map(BusEvent::from_recorded).collect::<Result<_, _>>()?;
+    publish(producer, &events).await?;
+    save_checkpoint(store, relay, last).await?;
+    Ok(events.len())
+}

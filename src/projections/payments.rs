@@ -1,0 +1,80 @@
+//! Payments as buyers and admins look them up.
+
+use futures::future::BoxFuture;
+use sqlx::PgConnection;
+
+use super::Projector;
+use crate::bus::{BusEvent, DomainEvent};
+use crate::domain::payment::PaymentEvent;
+
+#[derive(Debug)]
+pub struct Payments;
+
+impl Projector for Payments {
+    fn name(&self) -> &'static str {
+        "payments"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["payments"]
+    }
+
+    fn wants(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::Payment(..))
+    }
+
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let DomainEvent::Payment(pid, change) = &event.event else { return Ok(()) };
+            let (id, at) = (pid.as_uuid(), event.recorded_at);
+            match change {
+                PaymentEvent::Started { reservation_id, customer_id, amount, at: created, .. } => {
+                    sqlx::query(
+                        "INSERT INTO payments (payment_id, reservation_id, customer_id, amount_cents, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+                    )
+                    .bind(id)
+                    .bind(reservation_id.as_uuid())
+                    .bind(customer_id.as_uuid())
+                    .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+                    .bind(created)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                PaymentEvent::Captured { card_last4, .. } => {
+                    sqlx::query("UPDATE payments SET status = 'captured', card_last4 = $2, updated_at = $3 WHERE payment_id = $1")
+                        .bind(id)
+                        .bind(card_last4.to_string())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                PaymentEvent::Declined { card_last4, reason, .. } => {
+                    sqlx::query(
+                        "UPDATE payments SET status = 'declined', card_last4 = $2, decline_reason = $3, updated_at = $4 WHERE payment_id = $1",
+                    )
+                    .bind(id)
+                    .bind(card_last4.map(|c| c.to_string()))
+                    .bind(reason)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                PaymentEvent::Refunded { amount, .. } => {
+                    sqlx::query(
+                        "UPDATE payments SET refunded_cents = refunded_cents + $2,
+                                status = CASE WHEN refunded_cents + $2 >= amount_cents THEN 'refunded' ELSE 'partially_refunded' END,
+                                updated_at = $3
+                         WHERE payment_id = $1",
+                    )
+                    .bind(id)
+                    .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Sales per event, by section and pricing tier: tickets, revenue and refunds.
+
+use futures::future::BoxFuture;
+use sqlx::PgConnection;
+
+use super::Projector;
+use crate::bus::{BusEvent, DomainEvent};
+use crate::domain::reservation::ReservationEvent;
+
+#[derive(Debug)]
+pub struct Sales;
+
+fn cents(m: crate::domain::money::Money) -> i64 {
+    i64::try_from(m.cents()).unwrap_or(i64::MAX)
+}
+
+impl Projector for Sales {
+    fn name(&self) -> &'static str {
+        "sales"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["sales_by_tier", "sales_pending"]
+    }
+
+    fn wants(&self, event: &DomainEvent) -> bool {
+        matches!(
+            event,
+            DomainEvent::Reservation(
+                _,
+                ReservationEvent::Initiated { .. }
+                    | ReservationEvent::SeatsAllocated { .. }
+                    | ReservationEvent::Completed { .. }
+                    | ReservationEvent::Refunded { .. }
+                    | ReservationEvent::RefundRecorded { .. }
+            )
+        )
+    }
+
+    fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let DomainEvent::Reservation(rid, change) = &event.event else { return Ok(()) };
+            let id = rid.as_uuid();
+            match change {
+                ReservationEvent::Initiated { event_id, section, quantity, .. } => {
+                    sqlx::query("INSERT INTO sales_pending (reservation_id, event_id, section, quantity) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(event_id.as_uuid())
+                        .bind(section.as_str())
+                        .bind(i32::from(quantity.get()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                ReservationEvent::SeatsAllocated { seats, tier, unit_price, .. } => {
+                    sqlx::query("UPDATE sales_pending SET pricing_tier = $2, unit_price_cents = $3, quantity = $4 WHERE reservation_id = $1")
+                        .bind(id)
+                        .bind(tier.as_str())
+                        .bind(cents(*unit_price))
+                        .bind(i32::try_from(seats.len()).unwrap_or(i32::MAX))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                ReservationEvent::Completed { captured, payment_id, .. } => {
+                    sqlx::query(
+                        "WITH sale AS (UPDATE sales_pending SET completed = true, payment_id = $3 WHERE reservation_id = $1
+                                       RETURNING event_id, section, pricing_tier, quantity)
+                         INSERT INTO sales_by_tier (event_id, section, pricing_tier, tickets_sold, revenue_cents, refunds_cents, tickets_refunded)
+                         SELECT event_id, section, pricing_tier, quantity, $2, 0, 0 FROM sale
+                         ON CONFLICT (event_id, section, pricing_tier) DO UPDATE
+                           SET tickets_sold = sales_by_tier.tickets_sold + EXCLUDED.tickets_sold,
+                               revenue_cents = sales_by_tier.revenue_cents + EXCLUDED.revenue_cents",
+                    )
+                    .bind(id)
+                    .bind(cents(*captured))
+                    .bind(payment_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ReservationEvent::Refunded { .. } => {
+                    sqlx::query(
+                        "UPDATE sales_by_tier t SET tickets_refunded = t.tickets_refunded + p.quantity
+                         FROM sales_pending p
+                         WHERE p.reservation_id = $1 AND p.completed
+                           AND t.event_id = p.event_id AND t.section = p.section AND t.pricing_tier = p.pricing_tier",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                ReservationEvent::RefundRecorded { amount, payment_id, .. } => {
+                    // Refunds of the sale's own payment only: a late or second payment refunded
+                    // in full never was revenue.
+                    sqlx::query(
+                        "UPDATE sales_by_tier t SET refunds_cents = t.refunds_cents + $2
+                         FROM sales_pending p
+                         WHERE p.reservation_id = $1 AND p.completed AND p.payment_id = $3
+                           AND t.event_id = p.event_id AND t.section = p.section AND t.pricing_tier = p.pricing_tier",
+                    )
+                    .bind(id)
+                    .bind(cents(*amount))
+                    .bind(payment_id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,388 @@
+//! Read models and the analytics ETL against the real PostgreSQL: exact rows after a scripted
+//! history, rebuild = live, double delivery, and a projector killed mid-batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+use ticketing::analytics::{self, AnalyticsEtl, queries};
+use ticketing::bus::BusEvent;
+use ticketing::domain::event::{EventCommand, NewEvent};
+use ticketing::domain::ids::{CustomerId, EventId};
+use ticketing::domain::money::Money;
+use ticketing::domain::payment::RefundAmount;
+use ticketing::domain::reservation::ReservationStatus;
+use ticketing::domain::seating::{SectionLayout, SectionSpec};
+use ticketing::domain::values::{Category, EventName, Quantity, SectionName, Venue};
+use ticketing::projections::{self, Projector};
+use ticketing::runtime::gateway::Card;
+use ticketing::runtime::purchase::ReserveRequest;
+use ticketing::runtime::{Cause, RuntimeConfig};
+use ticketing::store::{EventStore, LogPosition};
+use uuid::Uuid;
+
+use crate::support::{TestDb, fast_config, runtime_on};
+
+pub struct Scenario {
+    pub event_a: EventId,
+    pub event_b: EventId,
+    pub alice: CustomerId,
+    pub dave: CustomerId,
+    pub erin: CustomerId,
+}
+
+fn customer(n: u128) -> CustomerId {
+    CustomerId::from_uuid(Uuid::from_u128(n))
+}
+
+fn new_event(name: &str) -> NewEvent {
+    NewEvent {
+        name: EventName::parse(name).unwrap(),
+        date: Utc::now() + chrono::Duration::days(60),
+        category: Category::Concert,
+        venue: Venue::parse("Arena", Some("Utrecht"), Some("NL")).unwrap(),
+        sections: vec![
+            SectionSpec {
+                name: SectionName::parse("Floor").unwrap(),
+                layout: SectionLayout::parse("general", 10, None, None).unwrap(),
+                base_price: Money::from_cents(5_000),
+            },
+            SectionSpec {
+                name: SectionName::parse("Balcony").unwrap(),
+                layout: SectionLayout::parse("numbered", 12, Some(3), Some(4)).unwrap(),
+                base_price: Money::from_cents(8_000),
+            },
+        ],
+    }
+}
+
+fn request(event_id: EventId, section: &str, quantity: i64, seats: Option<&[&str]>) -> ReserveRequest {
+    ReserveRequest {
+        event_id,
+        section: SectionName::parse(section).unwrap(),
+        quantity: Quantity::new(quantity).unwrap(),
+        seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
+    }
+}
+
+fn card(number: &str) -> Card {
+    Card::parse(number, "12/39", "123", Utc::now()).unwrap()
+}
+
+/// Events created, holds, a purchase, a declined card, an expiry, a cancellation with refund, a
+/// transfer, an admin refund, and a cancelled draft event.
+pub async fn play_scenario(events_db: &TestDb) -> Scenario {
+    let rt = runtime_on(events_db.pool.clone(), fast_config());
+    let short = runtime_on(events_db.pool.clone(), RuntimeConfig { hold_seconds: 1, ..fast_config() });
+    let c = Cause::new(None);
+    let (alice, bob, carol, dave, erin) = (customer(0xA), customer(0xB), customer(0xC), customer(0xD), customer(0xE));
+    let event_a = EventId::from_uuid(Uuid::new_v4());
+    rt.create_event(&c, event_a, new_event("Rock Night")).await.unwrap();
+    rt.change_event(&c, event_a, EventCommand::Publish).await.unwrap();
+    rt.change_event(&c, event_a, EventCommand::OpenSales).await.unwrap();
+
+    let a = rt.reserve(&c, alice, request(event_a, "Floor", 2, None)).await.unwrap();
+    let a = rt.pay(&c, a.reservation_id, &card("4242424242424242")).await.unwrap();
+    let b = rt.reserve(&c, bob, request(event_a, "Balcony", 2, Some(&["A-1", "A-2"]))).await.unwrap();
+    assert_eq!(
+        rt.pay(&c, b.reservation_id, &card("4000000000000002")).await.unwrap().status,
+        ReservationStatus::Compensated
+    );
+    let carol_r = short.reserve(&c, carol, request(event_a, "Floor", 1, None)).await.unwrap();
+    let d = rt.reserve(&c, dave, request(event_a, "Floor", 3, None)).await.unwrap();
+    rt.pay(&c, d.reservation_id, &card("4242424242424242")).await.unwrap();
+    assert_eq!(rt.cancel_reservation(&c, d.reservation_id).await.unwrap().status, ReservationStatus::Refunded);
+    rt.transfer_ticket(&c, a.reservation_id, a.tickets[0].ticket_id, alice, erin).await.unwrap();
+    rt.refund_payment(&c, a.payment_id.unwrap(), RefundAmount::Exactly(Money::from_cents(1_000)), "goodwill".into())
+        .await
+        .unwrap();
+
+    let event_b = EventId::from_uuid(Uuid::new_v4());
+    rt.create_event(&c, event_b, new_event("Jazz Brunch")).await.unwrap();
+    rt.change_event(&c, event_b, EventCommand::Cancel { reason: "venue flooded".into() }).await.unwrap();
+
+    // Carol's hold runs out; the worker expires it.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rt.reservation(carol_r.reservation_id).await.unwrap().status != ReservationStatus::Expired {
+        assert!(tokio::time::Instant::now() < deadline, "hold never expired");
+        short.work_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Wait until every due effect (the refund payout) is done too.
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM effects WHERE due_at <= now()")
+        .fetch_one(&events_db.pool)
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "effects left over");
+        rt.work_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Scenario { event_a, event_b, alice, dave, erin }
+}
+
+/// Every row of `tables`, as JSON text, sorted: two read models are equal iff these are.
+pub async fn dump(pool: &PgPool, tables: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t ORDER BY 1"))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        out.insert((*table).to_owned(), rows);
+    }
+    out
+}
+
+/// Asserts two dumps are equal, naming only the tables that differ (dumps are large).
+#[track_caller]
+fn assert_same(actual: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, Vec<String>>) {
+    let differing: Vec<&String> = expected.keys().filter(|t| actual.get(*t) != expected.get(*t)).collect();
+    assert!(differing.is_empty(), "tables differ: {differing:?}");
+}
+
+fn read_models() -> Vec<Arc<dyn Projector>> {
+    projections::all()
+}
+
+fn all_tables() -> Vec<&'static str> {
+    read_models().iter().flat_map(|p| p.tables().iter().copied()).collect()
+}
+
+async fn catch_up_all(store: &EventStore, projections_pool: &PgPool, analytics_pool: &PgPool) {
+    for projector in read_models() {
+        projections::catch_up(store, projections_pool, projector.as_ref(), 50).await.unwrap();
+    }
+    projections::catch_up(store, analytics_pool, &AnalyticsEtl::default(), 50).await.unwrap();
+    analytics::refresh(analytics_pool).await.unwrap();
+}
+
+async fn all_events(store: &EventStore) -> Vec<BusEvent> {
+    store
+        .read_all(LogPosition::default(), 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| BusEvent::from_recorded(r).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn after_a_scripted_history_every_read_model_holds_exactly_the_expected_rows() {
+    let (events_db, proj, anal) = (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await);
+    let s = play_scenario(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    catch_up_all(&store, &proj.pool, &anal.pool).await;
+    let p = &proj.pool;
+    let (a, b) = (s.event_a.as_uuid(), s.event_b.as_uuid());
+
+    let catalogue: Vec<(Uuid, String, String, Option<String>)> =
+        sqlx::query_as("SELECT event_id, name, status, cancellation_reason FROM events_catalogue ORDER BY name")
+            .fetch_all(p)
+            .await
+            .unwrap();
+    assert_eq!(
+        catalogue,
+        [
+            (b, "Jazz Brunch".into(), "cancelled".into(), Some("venue flooded".into())),
+            (a, "Rock Night".into(), "sales_open".into(), None)
+        ]
+    );
+
+    let availability: Vec<(String, String, i32, i32, i32, i32)> = sqlx::query_as(
+        "SELECT section, seating, total_capacity, available, reserved, sold FROM section_availability WHERE event_id = $1 ORDER BY section",
+    )
+    .bind(a)
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(
+        availability,
+        [("Balcony".into(), "numbered".into(), 12, 12, 0, 0), ("Floor".into(), "general".into(), 10, 8, 0, 2)]
+    );
+    let seats: Vec<(String, String)> =
+        sqlx::query_as("SELECT label, status FROM seat_status WHERE event_id = $1 ORDER BY position LIMIT 3")
+            .bind(a)
+            .fetch_all(p)
+            .await
+            .unwrap();
+    assert_eq!(
+        seats,
+        [("A-1".into(), "available".into()), ("A-2".into(), "available".into()), ("A-3".into(), "available".into())]
+    );
+    let seat_rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM seat_status WHERE event_id = $1").bind(a).fetch_one(p).await.unwrap();
+    assert_eq!(seat_rows, 12, "one row per numbered seat, none for general admission");
+
+    let reservations: Vec<(Uuid, String, i64, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT customer_id, status, total_amount_cents, captured_cents, refunded_cents, failure FROM reservations ORDER BY customer_id",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(
+        reservations,
+        [
+            (s.alice.as_uuid(), "completed".into(), 8_000, 8_000, 1_000, None),
+            (customer(0xB).as_uuid(), "compensated".into(), 12_800, 0, 0, Some("card_declined".into())),
+            (customer(0xC).as_uuid(), "expired".into(), 4_000, 0, 0, None),
+            (s.dave.as_uuid(), "refunded".into(), 12_000, 12_000, 12_000, None),
+        ]
+    );
+
+    let tickets: Vec<(Uuid, String, i64)> =
+        sqlx::query_as("SELECT owner_id, status, count(*) FROM tickets GROUP BY 1, 2 ORDER BY 1, 2")
+            .fetch_all(p)
+            .await
+            .unwrap();
+    assert_eq!(
+        tickets,
+        [
+            (s.alice.as_uuid(), "valid".into(), 1),
+            (s.dave.as_uuid(), "void".into(), 3),
+            (s.erin.as_uuid(), "valid".into(), 1)
+        ]
+    );
+
+    let payments: Vec<(Uuid, String, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT customer_id, status, amount_cents, refunded_cents, card_last4 FROM payments ORDER BY customer_id",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(
+        payments,
+        [
+            (s.alice.as_uuid(), "partially_refunded".into(), 8_000, 1_000, Some("4242".into())),
+            (customer(0xB).as_uuid(), "declined".into(), 12_800, 0, Some("0002".into())),
+            (s.dave.as_uuid(), "refunded".into(), 12_000, 12_000, Some("4242".into())),
+        ]
+    );
+
+    let history: Vec<(Uuid, String, i32, i64, i64)> = sqlx::query_as(
+        "SELECT customer_id, status, quantity, amount_cents, refunded_cents FROM customer_purchases ORDER BY customer_id",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(
+        history,
+        [
+            (s.alice.as_uuid(), "completed".into(), 2, 8_000, 1_000),
+            (s.dave.as_uuid(), "refunded".into(), 3, 12_000, 12_000)
+        ]
+    );
+    let clv: Vec<(Uuid, i32, i32, i64, i64)> = sqlx::query_as(
+        "SELECT customer_id, purchases, tickets, spent_cents, refunded_cents FROM customer_lifetime_value ORDER BY customer_id",
+    )
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(clv, [(s.alice.as_uuid(), 1, 2, 8_000, 1_000), (s.dave.as_uuid(), 1, 3, 12_000, 12_000)]);
+
+    let sales: Vec<(String, String, i32, i64, i64, i32)> = sqlx::query_as(
+        "SELECT section, pricing_tier, tickets_sold, revenue_cents, refunds_cents, tickets_refunded FROM sales_by_tier WHERE event_id = $1",
+    )
+    .bind(a)
+    .fetch_all(p)
+    .await
+    .unwrap();
+    assert_eq!(sales, [("Floor".into(), "early_bird".into(), 5, 20_000, 13_000, 3)]);
+
+    // The star schema.
+    let facts: Vec<(Uuid, i32, i64, i64, bool)> = sqlx::query_as(
+        "SELECT customer_id, quantity, total_amount_cents, refunded_cents, is_refunded FROM fact_ticket_sales ORDER BY customer_id",
+    )
+    .fetch_all(&anal.pool)
+    .await
+    .unwrap();
+    assert_eq!(facts, [(s.alice.as_uuid(), 2, 8_000, 1_000, false), (s.dave.as_uuid(), 3, 12_000, 12_000, true)]);
+    let top = queries::top_sellers(&anal.pool, 10).await.unwrap();
+    assert_eq!(top.len(), 1);
+    assert_eq!((top[0].event_id, top[0].tickets_sold, top[0].revenue_cents, top[0].total_capacity), (a, 5, 7_000, 22));
+    let series = queries::sales_time_series(&anal.pool, Some(a), 30).await.unwrap();
+    assert_eq!(series.iter().map(|d| (d.tickets_sold, d.revenue_cents)).collect::<Vec<_>>(), [(5, 7_000)]);
+    let segments = queries::customer_segments(&anal.pool).await.unwrap();
+    assert_eq!(segments.iter().map(|s| (s.segment.as_str(), s.customers)).collect::<Vec<_>>(), [("new", 2)]);
+    let sections = queries::section_popularity(&anal.pool, Some(a)).await.unwrap();
+    assert_eq!(sections.iter().map(|s| (s.section.as_str(), s.tickets_sold)).collect::<Vec<_>>(), [("Floor", 5)]);
+
+    // Caught up: no lag; one more event: lag 1.
+    for projector in read_models() {
+        assert_eq!(projections::lag(&store, p, projector.name()).await.unwrap(), 0);
+    }
+    let rt = runtime_on(events_db.pool.clone(), fast_config());
+    rt.change_event(&Cause::new(None), s.event_a, EventCommand::CloseSales).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(projections::lag(&store, p, "catalogue").await.unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn a_rebuilt_read_model_equals_the_live_one_and_double_delivery_changes_nothing() {
+    let (events_db, proj, anal) = (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await);
+    play_scenario(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    catch_up_all(&store, &proj.pool, &anal.pool).await;
+    let tables = all_tables();
+    let analytics_tables = AnalyticsEtl::default().tables().to_vec();
+    let live = dump(&proj.pool, &tables).await;
+    let live_analytics = dump(&anal.pool, &analytics_tables).await;
+    let empty: Vec<&String> = live.iter().filter(|(_, rows)| rows.is_empty()).map(|(t, _)| t).collect();
+    assert!(empty.is_empty(), "every table has rows, but not {empty:?}");
+
+    // Every event delivered again, in order, to every projector: nothing changes.
+    let events = all_events(&store).await;
+    for projector in read_models() {
+        projections::apply_batch(&proj.pool, projector.as_ref(), &events, None).await.unwrap();
+    }
+    projections::apply_batch(&anal.pool, &AnalyticsEtl::default(), &events, None).await.unwrap();
+    assert_same(&dump(&proj.pool, &tables).await, &live);
+    assert_same(&dump(&anal.pool, &analytics_tables).await, &live_analytics);
+
+    // Rebuilt from position 0: identical.
+    for projector in read_models() {
+        projections::reset(&proj.pool, projector.as_ref()).await.unwrap();
+    }
+    projections::reset(&anal.pool, &AnalyticsEtl::default()).await.unwrap();
+    assert!(dump(&proj.pool, &["reservations"]).await["reservations"].is_empty());
+    catch_up_all(&store, &proj.pool, &anal.pool).await;
+    assert_same(&dump(&proj.pool, &tables).await, &live);
+    assert_same(&dump(&anal.pool, &analytics_tables).await, &live_analytics);
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_batch_again_and_again_loses_nothing_and_counts_nothing_twice() {
+    let (events_db, proj, reference) = (TestDb::new().await, TestDb::projections().await, TestDb::projections().await);
+    play_scenario(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    for projector in read_models() {
+        projections::catch_up(&store, &reference.pool, projector.as_ref(), 1_000).await.unwrap();
+    }
+    let tables = all_tables();
+    let expected = dump(&reference.pool, &tables).await;
+
+    let mut kills = 0;
+    for round in 0..40u64 {
+        let (store, pool) = (store.clone(), proj.pool.clone());
+        let task = tokio::spawn(async move {
+            for projector in projections::all() {
+                projections::catch_up(&store, &pool, projector.as_ref(), 3).await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(round % 7 * 3)).await;
+        if !task.is_finished() {
+            kills += 1;
+        }
+        task.abort();
+        let _ = task.await;
+    }
+    assert!(kills > 10, "the projector was hardly ever interrupted ({kills})");
+    for projector in read_models() {
+        projections::catch_up(&store, &proj.pool, projector.as_ref(), 3).await.unwrap();
+    }
+    assert_same(&dump(&proj.pool, &tables).await, &expected);
+}
