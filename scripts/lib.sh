@@ -63,3 +63,32 @@ ensure_postgres() {
   log "PostgreSQL did not come up on 127.0.0.1:5432"
   exit 1
 }
+
+# The Kafka-protocol broker the tests run (tansu: Redpanda and Kafka cannot be downloaded here).
+# Built once per machine into ~/.cache/ticketing-tools (about 10-20 minutes the first time),
+# with its in-memory storage engine.
+TOOLS_DIR="${TICKETING_TOOLS_DIR:-$HOME/.cache/ticketing-tools}"
+TANSU_VERSION="0.6.0"
+ensure_tansu() {
+  export TANSU_BIN="$TOOLS_DIR/bin/tansu"
+  if [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then return 0; fi
+  log "building the tansu broker $TANSU_VERSION into $TOOLS_DIR (first run on this machine only)"
+  # Its own target dir: the project's build cache stays untouched.
+  CARGO_TARGET_DIR="$TOOLS_DIR/target" cargo install --root "$TOOLS_DIR" "tansu@$TANSU_VERSION" --features dynostore
+  rm -rf "$TOOLS_DIR/target"
+}
+
+# Native build dependencies of the bundled librdkafka (C compiler, make, zlib, perl).
+ensure_build_tools() {
+  local missing=()
+  command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+  command -v make >/dev/null 2>&1 || missing+=(make)
+  command -v perl >/dev/null 2>&1 || missing+=(perl)
+  [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing build tools: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}

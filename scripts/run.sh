@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_rust
+ensure_build_tools
 ensure_postgres
 
 log "building"

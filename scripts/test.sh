@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_rust
+ensure_build_tools
 ensure_postgres
+ensure_tansu
 
 log "format check"
 cargo fmt --all -- --check

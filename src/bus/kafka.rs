@@ -117,6 +117,8 @@ fn consumer(settings: &KafkaSettings, group: &str) -> Result<StreamConsumer, Kaf
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
+        // Notice topics that appear after subscribing (a broker that came back empty).
+        .set("topic.metadata.refresh.interval.ms", "1000")
         .create()?;
     consumer.subscribe(&TOPICS)?;
     Ok(consumer)

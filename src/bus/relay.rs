@@ -9,7 +9,7 @@ use rdkafka::producer::FutureProducer;
 use tokio::sync::watch;
 
 use super::BusEvent;
-use super::kafka::publish;
+use super::kafka::{KafkaSettings, ensure_topics, producer, publish};
 use crate::store::{EventStore, LogPosition, StoreError};
 
 /// # Errors
@@ -44,29 +44,44 @@ pub async fn lag(store: &EventStore, relay: &str) -> Result<i64, StoreError> {
     store.count_after(checkpoint(store, relay).await?).await
 }
 
-/// Publishes until `shutdown`.
+/// Publishes until `shutdown`. While the broker is unreachable writes go on as usual; the relay
+/// retries with backoff (up to 10 s) and, once the broker answers, makes sure the topics exist
+/// (a broker that lost its data comes back without them) and carries on from its checkpoint.
 pub async fn run(
     store: EventStore,
-    producer: FutureProducer,
+    settings: KafkaSettings,
     relay: &'static str,
     batch: i64,
-    poll: Duration,
+    idle_wait: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tracing::info!(relay, "outbox relay started");
+    tracing::info!(relay, brokers = %settings.brokers, "outbox relay started");
     let mut backoff = Duration::from_millis(100);
+    let mut client: Option<FutureProducer> = None;
     while !*shutdown.borrow() {
-        match relay_once(&store, &producer, relay, batch).await {
+        let result = match &client {
+            Some(p) => relay_once(&store, p, relay, batch).await,
+            None => match ensure_topics(&settings).await.and_then(|()| producer(&settings)) {
+                Ok(p) => {
+                    client = Some(p);
+                    continue;
+                }
+                Err(e) => Err(e.into()),
+            },
+        };
+        match result {
             Ok(n) if n > 0 => backoff = Duration::from_millis(100),
             Ok(_) => {
                 backoff = Duration::from_millis(100);
                 tokio::select! {
-                    () = tokio::time::sleep(poll) => {}
+                    () = tokio::time::sleep(idle_wait) => {}
                     _ = shutdown.changed() => {}
                 }
             }
             Err(e) => {
                 tracing::warn!(relay, error = %e, retry_in_ms = backoff.as_millis(), "publishing failed; retrying");
+                // Start over with topics checked and a fresh producer.
+                client = None;
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     _ = shutdown.changed() => {}

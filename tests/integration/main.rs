@@ -6,6 +6,7 @@
 
 mod cli;
 mod domain_purity;
+mod kafka;
 mod projections;
 mod runtime;
 mod store;

@@ -140,7 +140,7 @@ pub async fn dump(pool: &PgPool, tables: &[&str]) -> BTreeMap<String, Vec<String
 
 /// Asserts two dumps are equal, naming only the tables that differ (dumps are large).
 #[track_caller]
-fn assert_same(actual: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, Vec<String>>) {
+pub fn assert_same(actual: &BTreeMap<String, Vec<String>>, expected: &BTreeMap<String, Vec<String>>) {
     let differing: Vec<&String> = expected.keys().filter(|t| actual.get(*t) != expected.get(*t)).collect();
     assert!(differing.is_empty(), "tables differ: {differing:?}");
 }
@@ -149,7 +149,7 @@ fn read_models() -> Vec<Arc<dyn Projector>> {
     projections::all()
 }
 
-fn all_tables() -> Vec<&'static str> {
+pub fn all_tables() -> Vec<&'static str> {
     read_models().iter().flat_map(|p| p.tables().iter().copied()).collect()
 }
 
