@@ -9,7 +9,8 @@
 //!    the largest lag (events not yet applied by the slowest read model), sampled every 250 ms.
 
 // Rates are reported as floating-point numbers; money and seats never are.
-#![allow(clippy::cast_precision_loss, clippy::unwrap_used, clippy::expect_used)]
+// A benchmark is a script: it reads top to bottom, and a failed step should stop it.
+#![allow(clippy::cast_precision_loss, clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,7 +104,10 @@ async fn write_holds(rt: &Runtime, event_id: EventId, holds: usize, stop: Arc<At
 }
 
 async fn reservations_in(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM reservations WHERE status = 'seats_reserved'").fetch_one(pool).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM reservations WHERE status = 'seats_reserved'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::main]
@@ -115,7 +119,8 @@ async fn main() {
     let events = dbs.make(&database::EVENTS_MIGRATOR).await;
     let store = EventStore::new(events.clone());
     let config = RuntimeConfig::default();
-    let rt = Runtime::new(store.clone(), Arc::new(SystemClock), Arc::new(SimulatedGateway::new(events.clone())), config);
+    let rt =
+        Runtime::new(store.clone(), Arc::new(SystemClock), Arc::new(SimulatedGateway::new(events.clone())), config);
     let event_id = event_on_sale(&rt).await;
 
     // 1. catch-up from the in-process bus
@@ -127,7 +132,11 @@ async fn main() {
         let started = Instant::now();
         projections::catch_up(&store, &read, projector.as_ref(), 1_000).await.unwrap();
         let took = started.elapsed().as_secs_f64();
-        println!("in-process catch-up  {:<13} {total} events in {took:.2}s -> {:.0} events/s", projector.name(), total as f64 / took);
+        println!(
+            "in-process catch-up  {:<13} {total} events in {took:.2}s -> {:.0} events/s",
+            projector.name(),
+            total as f64 / took
+        );
     }
 
     // 2. the same through Kafka
@@ -135,7 +144,15 @@ async fn main() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("tcp://127.0.0.1:{port}");
         let mut broker = std::process::Command::new(bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
             .env("RUST_LOG", "error")
             .spawn()
             .unwrap();
@@ -147,7 +164,14 @@ async fn main() {
         let fed = dbs.make(&database::PROJECTIONS_MIGRATOR).await;
         let (stop, stopped) = watch::channel(false);
         let started = Instant::now();
-        tokio::spawn(relay::run(store.clone(), settings.clone(), "bench", 1_000, Duration::from_millis(20), stopped.clone()));
+        tokio::spawn(relay::run(
+            store.clone(),
+            settings.clone(),
+            "bench",
+            1_000,
+            Duration::from_millis(20),
+            stopped.clone(),
+        ));
         for projector in projections::all() {
             tokio::spawn(kafka::run_projector(settings.clone(), fed.clone(), projector, stopped.clone()));
         }
@@ -156,8 +180,11 @@ async fn main() {
             if relayed_at.is_none() && relay::lag(&store, "bench").await.unwrap() == 0 {
                 relayed_at = Some(started.elapsed().as_secs_f64());
             }
-            let avail: Option<i32> = sqlx::query_scalar("SELECT reserved FROM section_availability").fetch_optional(&fed).await.unwrap();
-            if reservations_in(&fed).await == i64::try_from(holds).unwrap() && avail == Some(i32::try_from(holds).unwrap()) {
+            let avail: Option<i32> =
+                sqlx::query_scalar("SELECT reserved FROM section_availability").fetch_optional(&fed).await.unwrap();
+            if reservations_in(&fed).await == i64::try_from(holds).unwrap()
+                && avail == Some(i32::try_from(holds).unwrap())
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -181,7 +208,14 @@ async fn main() {
     }
     let (stop, stopped) = watch::channel(false);
     for projector in projections::all() {
-        tokio::spawn(projections::run_in_process(store.clone(), live.clone(), projector, 1_000, Duration::from_millis(20), stopped.clone()));
+        tokio::spawn(projections::run_in_process(
+            store.clone(),
+            live.clone(),
+            projector,
+            1_000,
+            Duration::from_millis(20),
+            stopped.clone(),
+        ));
     }
     let writing = Arc::new(AtomicBool::new(false));
     let writer = {

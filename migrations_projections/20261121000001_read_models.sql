@@ -28,6 +28,8 @@ CREATE TABLE events_catalogue (
     venue_city     TEXT,
     venue_country  TEXT,
     status         TEXT NOT NULL,
+    -- Once published, an event is public (even if later cancelled); a draft never is.
+    published      BOOLEAN NOT NULL DEFAULT false,
     -- [{name, capacity, seating, rows, seats_per_row, base_price_cents}]
     sections       JSONB NOT NULL,
     cancellation_reason TEXT,

@@ -114,3 +114,62 @@ impl BusEvent {
         self.metadata.get("correlation_id").and_then(serde_json::Value::as_str)
     }
 }
+
+/// The bus consumers are fed from: chosen once at start-up from `KAFKA_BROKERS`.
+#[derive(Debug, Clone)]
+pub enum EventBus {
+    /// Consumers read the event store's global log (the embedded default).
+    InProcess(crate::store::EventStore),
+    /// A relay publishes the log to Kafka; consumers read the topics in consumer groups.
+    Kafka { store: crate::store::EventStore, settings: kafka::KafkaSettings },
+}
+
+impl EventBus {
+    /// Starts what the bus needs besides its consumers: the outbox relay for Kafka (which also
+    /// creates the topics), nothing in-process.
+    pub fn spawn_publisher(
+        &self,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Self::InProcess(_) => None,
+            Self::Kafka { store, settings } => Some(tokio::spawn(relay::run(
+                store.clone(),
+                settings.clone(),
+                "kafka",
+                500,
+                std::time::Duration::from_millis(50),
+                shutdown.clone(),
+            ))),
+        }
+    }
+
+    /// Feeds `projector` (whose tables live in `pool`) from this bus until `shutdown`.
+    pub fn spawn_consumer(
+        &self,
+        pool: sqlx::PgPool,
+        projector: std::sync::Arc<dyn crate::projections::Projector>,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        match self {
+            Self::InProcess(store) => tokio::spawn(crate::projections::run_in_process(
+                store.clone(),
+                pool,
+                projector,
+                500,
+                std::time::Duration::from_millis(50),
+                shutdown.clone(),
+            )),
+            Self::Kafka { settings, .. } => {
+                tokio::spawn(kafka::run_projector(settings.clone(), pool, projector, shutdown.clone()))
+            }
+        }
+    }
+
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::InProcess(_) => "in-process",
+            Self::Kafka { .. } => "kafka",
+        }
+    }
+}

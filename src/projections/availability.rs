@@ -149,3 +149,48 @@ impl Projector for Availability {
         })
     }
 }
+
+/// Counts for one section.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct SectionCounts {
+    pub section: String,
+    pub seating: String,
+    pub total_capacity: i32,
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    pub last_updated: crate::domain::values::Timestamp,
+}
+
+/// Every section of an event, by name.
+///
+/// # Errors
+/// The database.
+pub async fn for_event(pool: &sqlx::PgPool, event_id: Uuid) -> Result<Vec<SectionCounts>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT section, seating, total_capacity, available, reserved, sold, last_updated
+         FROM section_availability WHERE event_id = $1 ORDER BY section",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// One numbered seat.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct SeatRow {
+    pub label: String,
+    pub status: String,
+}
+
+/// The seats of a numbered section, in order (empty for general admission).
+///
+/// # Errors
+/// The database.
+pub async fn seats(pool: &sqlx::PgPool, event_id: Uuid, section: &str) -> Result<Vec<SeatRow>, sqlx::Error> {
+    sqlx::query_as("SELECT label, status FROM seat_status WHERE event_id = $1 AND section = $2 ORDER BY position")
+        .bind(event_id)
+        .bind(section)
+        .fetch_all(pool)
+        .await
+}

@@ -72,7 +72,11 @@ impl Projector for Catalogue {
                     .await?;
                 }
                 EventChanged::Published { at } => {
-                    status("published", at).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE events_catalogue SET status = 'published', published = true, updated_at = $2 WHERE event_id = $1")
+                        .bind(id)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 EventChanged::SalesOpened { at } => {
                     status("sales_open", at).execute(&mut *tx).await?;
@@ -97,4 +101,61 @@ impl Projector for Catalogue {
             Ok(())
         })
     }
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct CatalogueEntry {
+    pub event_id: uuid::Uuid,
+    pub name: String,
+    pub starts_at: crate::domain::values::Timestamp,
+    pub category: String,
+    pub venue_name: String,
+    pub venue_city: Option<String>,
+    pub venue_country: Option<String>,
+    pub status: String,
+    pub sections: serde_json::Value,
+    pub created_at: crate::domain::values::Timestamp,
+}
+
+const COLUMNS: &str =
+    "event_id, name, starts_at, category, venue_name, venue_city, venue_country, status, sections, created_at";
+
+/// A page of events, soonest first; events never published (drafts, cancelled drafts) only when
+/// `include_drafts`.
+///
+/// # Errors
+/// The database.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    status: Option<&str>,
+    include_drafts: bool,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<CatalogueEntry>, i64), sqlx::Error> {
+    let filter = "($1::text IS NULL OR status = $1) AND ($2 OR published)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM events_catalogue WHERE {filter}"))
+        .bind(status)
+        .bind(include_drafts)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM events_catalogue WHERE {filter} ORDER BY starts_at, event_id LIMIT $3 OFFSET $4"
+    ))
+    .bind(status)
+    .bind(include_drafts)
+    .bind(per_page)
+    .bind((page - 1).max(0) * per_page)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// # Errors
+/// The database.
+pub async fn get(pool: &sqlx::PgPool, event_id: uuid::Uuid) -> Result<Option<CatalogueEntry>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM events_catalogue WHERE event_id = $1"))
+        .bind(event_id)
+        .fetch_optional(pool)
+        .await
 }

@@ -78,3 +78,28 @@ impl Projector for Payments {
         })
     }
 }
+
+/// A payment as buyers and admins see it (API.md `Payment`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub payment_id: uuid::Uuid,
+    pub reservation_id: uuid::Uuid,
+    pub customer_id: uuid::Uuid,
+    pub amount_cents: i64,
+    pub refunded_cents: i64,
+    pub status: String,
+    pub card_last4: Option<String>,
+    pub created_at: crate::domain::values::Timestamp,
+}
+
+/// # Errors
+/// The database.
+pub async fn get(pool: &sqlx::PgPool, payment_id: uuid::Uuid) -> Result<Option<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT payment_id, reservation_id, customer_id, amount_cents, refunded_cents, status, card_last4, created_at
+         FROM payments WHERE payment_id = $1",
+    )
+    .bind(payment_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -238,3 +238,132 @@ impl Projector for Reservations {
         })
     }
 }
+
+/// A reservation as read models show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct ReservationRow {
+    pub reservation_id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub customer_id: uuid::Uuid,
+    pub section: String,
+    pub quantity: i32,
+    pub seats: serde_json::Value,
+    pub total_amount_cents: i64,
+    pub refunded_cents: i64,
+    pub status: String,
+    pub expires_at: crate::domain::values::Timestamp,
+    pub created_at: crate::domain::values::Timestamp,
+    pub payment_id: Option<uuid::Uuid>,
+}
+
+const RESERVATION_COLUMNS: &str = "reservation_id, event_id, customer_id, section, quantity, seats, total_amount_cents, \
+     refunded_cents, status, expires_at, created_at, payment_id";
+
+/// A customer's reservations, newest first (rejected attempts left out: they never held seats).
+///
+/// # Errors
+/// The database.
+pub async fn for_customer(pool: &sqlx::PgPool, customer: uuid::Uuid) -> Result<Vec<ReservationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE customer_id = $1 AND status <> 'rejected' ORDER BY created_at DESC"
+    ))
+    .bind(customer)
+    .fetch_all(pool)
+    .await
+}
+
+/// A ticket as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct TicketRow {
+    pub ticket_id: uuid::Uuid,
+    pub reservation_id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub section: String,
+    pub seat_number: Option<String>,
+    pub status: String,
+}
+
+/// The tickets someone holds now (transferred ones belong to their new owner only).
+///
+/// # Errors
+/// The database.
+pub async fn tickets_of(pool: &sqlx::PgPool, owner: uuid::Uuid) -> Result<Vec<TicketRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket_id, reservation_id, event_id, section, seat_number, status FROM tickets
+         WHERE owner_id = $1 ORDER BY issued_at DESC, ticket_id",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}
+
+/// One purchase in a customer's history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct Purchase {
+    pub reservation_id: uuid::Uuid,
+    pub event_id: uuid::Uuid,
+    pub event_name: Option<String>,
+    pub section: String,
+    pub quantity: i32,
+    pub amount_cents: i64,
+    pub refunded_cents: i64,
+    pub status: String,
+    pub purchased_at: crate::domain::values::Timestamp,
+}
+
+/// A page of a customer's purchases, newest first, with the total count.
+///
+/// # Errors
+/// The database.
+pub async fn history(
+    pool: &sqlx::PgPool,
+    customer: uuid::Uuid,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<Purchase>, i64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_purchases WHERE customer_id = $1")
+        .bind(customer)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query_as(
+        "SELECT p.reservation_id, p.event_id, e.name AS event_name, p.section, p.quantity, p.amount_cents, p.refunded_cents,
+                p.status, p.purchased_at
+         FROM customer_purchases p LEFT JOIN events_catalogue e USING (event_id)
+         WHERE p.customer_id = $1 ORDER BY p.purchased_at DESC, p.reservation_id LIMIT $2 OFFSET $3",
+    )
+    .bind(customer)
+    .bind(per_page)
+    .bind((page - 1).max(0) * per_page)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// What a customer is worth.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct LifetimeValue {
+    pub customer_id: uuid::Uuid,
+    pub purchases: i32,
+    pub tickets: i32,
+    pub spent_cents: i64,
+    pub refunded_cents: i64,
+    pub net_cents: i64,
+    pub favourite_section: Option<String>,
+    pub first_purchase_at: crate::domain::values::Timestamp,
+    pub last_purchase_at: crate::domain::values::Timestamp,
+}
+
+/// # Errors
+/// The database.
+pub async fn lifetime_value(pool: &sqlx::PgPool, customer: uuid::Uuid) -> Result<Option<LifetimeValue>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT v.customer_id, v.purchases, v.tickets, v.spent_cents, v.refunded_cents, v.spent_cents - v.refunded_cents AS net_cents,
+                (SELECT section FROM customer_sections s WHERE s.customer_id = v.customer_id
+                 GROUP BY section ORDER BY sum(tickets) DESC, section LIMIT 1) AS favourite_section,
+                v.first_purchase_at, v.last_purchase_at
+         FROM customer_lifetime_value v WHERE v.customer_id = $1",
+    )
+    .bind(customer)
+    .fetch_optional(pool)
+    .await
+}

@@ -108,3 +108,49 @@ impl Projector for Sales {
         })
     }
 }
+
+/// One section × tier line of an event's sales.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct TierSales {
+    pub section: String,
+    pub pricing_tier: String,
+    pub tickets_sold: i32,
+    pub tickets_refunded: i32,
+    pub revenue_cents: i64,
+    pub refunds_cents: i64,
+}
+
+/// An event's sales: totals plus the lines they add up from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventSales {
+    pub tickets_sold: i64,
+    pub gross_revenue_cents: i64,
+    pub refunds_cents: i64,
+    pub net_revenue_cents: i64,
+    /// Gross revenue per ticket sold, rounded down to the cent.
+    pub average_price_cents: i64,
+    pub lines: Vec<TierSales>,
+}
+
+/// # Errors
+/// The database.
+pub async fn for_event(pool: &sqlx::PgPool, event_id: uuid::Uuid) -> Result<EventSales, sqlx::Error> {
+    let lines: Vec<TierSales> = sqlx::query_as(
+        "SELECT section, pricing_tier, tickets_sold, tickets_refunded, revenue_cents, refunds_cents
+         FROM sales_by_tier WHERE event_id = $1 ORDER BY section, pricing_tier",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await?;
+    let tickets_sold: i64 = lines.iter().map(|l| i64::from(l.tickets_sold)).sum();
+    let gross: i64 = lines.iter().map(|l| l.revenue_cents).sum();
+    let refunds: i64 = lines.iter().map(|l| l.refunds_cents).sum();
+    Ok(EventSales {
+        tickets_sold,
+        gross_revenue_cents: gross,
+        refunds_cents: refunds,
+        net_revenue_cents: gross - refunds,
+        average_price_cents: if tickets_sold == 0 { 0 } else { gross / tickets_sold },
+        lines,
+    })
+}

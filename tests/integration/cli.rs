@@ -53,3 +53,61 @@ fn a_malformed_setting_is_reported_and_fails() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("RESERVATION_TTL_SECONDS"));
 }
+
+#[tokio::test]
+async fn rebuild_projections_replays_the_log_into_the_named_read_model() {
+    use ticketing::domain::event::{EventCommand, NewEvent};
+    use ticketing::domain::ids::EventId;
+    let (events, projections, analytics) = (
+        crate::support::TestDb::new().await,
+        crate::support::TestDb::projections().await,
+        crate::support::TestDb::analytics().await,
+    );
+    let rt = crate::support::runtime_on(events.pool.clone(), crate::support::fast_config());
+    let event_id = EventId::from_uuid(Uuid::new_v4());
+    let new = NewEvent {
+        name: ticketing::domain::values::EventName::parse("Replayed").unwrap(),
+        date: chrono::Utc::now() + chrono::Duration::days(10),
+        category: ticketing::domain::values::Category::Theatre,
+        venue: ticketing::domain::values::Venue::parse("Hall", None, None).unwrap(),
+        sections: vec![ticketing::domain::seating::SectionSpec {
+            name: ticketing::domain::values::SectionName::parse("Stalls").unwrap(),
+            layout: ticketing::domain::seating::SectionLayout::parse("general", 5, None, None).unwrap(),
+            base_price: ticketing::domain::money::Money::from_cents(1_000),
+        }],
+    };
+    let cause = ticketing::runtime::Cause::new(None);
+    rt.create_event(&cause, event_id, new).await.unwrap();
+    rt.change_event(&cause, event_id, EventCommand::Publish).await.unwrap();
+    // A stale row that the rebuild must replace.
+    sqlx::query("INSERT INTO events_catalogue (event_id, name, starts_at, category, venue_name, status, sections, created_at, updated_at)
+                 VALUES (gen_random_uuid(), 'stale', now(), 'other', 'x', 'draft', '[]', now(), now())")
+        .execute(&projections.pool)
+        .await
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ticketing"))
+        .args(["rebuild-projections", "--only", "catalogue"])
+        .env("DATABASE_URL_EVENTS", &events.url)
+        .env("DATABASE_URL_PROJECTIONS", &projections.url)
+        .env("DATABASE_URL_ANALYTICS", &analytics.url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("catalogue: rebuilt"), "{stderr}");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, status FROM events_catalogue").fetch_all(&projections.pool).await.unwrap();
+    assert_eq!(rows, [("Replayed".to_owned(), "published".to_owned())]);
+    let other: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM reservations").fetch_one(&projections.pool).await.unwrap();
+    assert_eq!(other, 0, "--only leaves the other read models alone");
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_ticketing"))
+        .args(["rebuild-projections", "--only", "nope"])
+        .env("DATABASE_URL_EVENTS", &events.url)
+        .env("DATABASE_URL_PROJECTIONS", &projections.url)
+        .env("DATABASE_URL_ANALYTICS", &analytics.url)
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+}

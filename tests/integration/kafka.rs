@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ticketing::bus::kafka::{self, KafkaSettings};
-use ticketing::bus::relay;
+use ticketing::bus::{EventBus, relay};
 use ticketing::domain::ids::CustomerId;
 use ticketing::domain::values::{Quantity, SectionName};
 use ticketing::projections;
@@ -118,9 +118,10 @@ async fn events_reach_projections_through_kafka_and_survive_a_broker_outage() {
     let store = EventStore::new(events_db.pool.clone());
 
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(relay::run(store.clone(), settings.clone(), "kafka", 200, Duration::from_millis(20), stopped.clone()));
+    let bus = EventBus::Kafka { store: store.clone(), settings: settings.clone() };
+    bus.spawn_publisher(&stopped);
     for projector in projections::all() {
-        tokio::spawn(kafka::run_projector(settings.clone(), fed.pool.clone(), projector, stopped.clone()));
+        bus.spawn_consumer(fed.pool.clone(), projector, &stopped);
     }
 
     // Every kind of event goes through the broker into every read model.

@@ -293,6 +293,45 @@ async fn after_a_scripted_history_every_read_model_holds_exactly_the_expected_ro
     .unwrap();
     assert_eq!(sales, [("Floor".into(), "early_bird".into(), 5, 20_000, 13_000, 3)]);
 
+    // The queries over them.
+    // Event B was cancelled while still a draft: only admins see it.
+    let (page, total) = projections::catalogue::list(p, None, false, 1, 10).await.unwrap();
+    assert_eq!((page.len(), total), (1, 1));
+    let (all_events, all_total) = projections::catalogue::list(p, None, true, 1, 1).await.unwrap();
+    assert_eq!((all_events.len(), all_total), (1, 2));
+    assert_eq!(projections::catalogue::get(p, a).await.unwrap().unwrap().name, "Rock Night");
+    let counts = projections::availability::for_event(p, a).await.unwrap();
+    assert_eq!(
+        counts.iter().map(|c| (c.section.as_str(), c.available)).collect::<Vec<_>>(),
+        [("Balcony", 12), ("Floor", 8)]
+    );
+    assert_eq!(projections::availability::seats(p, a, "Balcony").await.unwrap().len(), 12);
+    let alice_reservations = projections::reservations::for_customer(p, s.alice.as_uuid()).await.unwrap();
+    assert_eq!(alice_reservations.len(), 1);
+    let erin_tickets = projections::reservations::tickets_of(p, s.erin.as_uuid()).await.unwrap();
+    assert_eq!(erin_tickets.len(), 1);
+    let (dave_history, dave_total) = projections::reservations::history(p, s.dave.as_uuid(), 1, 20).await.unwrap();
+    assert_eq!(
+        (dave_total, dave_history[0].event_name.as_deref(), dave_history[0].status.as_str()),
+        (1, Some("Rock Night"), "refunded")
+    );
+    let ltv = projections::reservations::lifetime_value(p, s.alice.as_uuid()).await.unwrap().unwrap();
+    assert_eq!((ltv.net_cents, ltv.favourite_section.as_deref()), (7_000, Some("Floor")));
+    assert!(projections::reservations::lifetime_value(p, customer(0xB).as_uuid()).await.unwrap().is_none());
+    let event_sales = projections::sales::for_event(p, a).await.unwrap();
+    assert_eq!(
+        (
+            event_sales.tickets_sold,
+            event_sales.gross_revenue_cents,
+            event_sales.refunds_cents,
+            event_sales.net_revenue_cents,
+            event_sales.average_price_cents
+        ),
+        (5, 20_000, 13_000, 7_000, 4_000)
+    );
+    let payment = projections::payments::get(p, alice_reservations[0].payment_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!((payment.status.as_str(), payment.refunded_cents), ("partially_refunded", 1_000));
+
     // The star schema.
     let facts: Vec<(Uuid, i32, i64, i64, bool)> = sqlx::query_as(
         "SELECT customer_id, quantity, total_amount_cents, refunded_cents, is_refunded FROM fact_ticket_sales ORDER BY customer_id",
