@@ -5,6 +5,10 @@ use std::time::Duration;
 /// Settings read at start-up. Later subsystems add theirs here.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `HTTP_ADDR` (0.0.0.0:8080); port 0 picks a free port (tests).
+    pub http_addr: String,
+    /// `CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser (none).
+    pub cors_origins: Vec<String>,
     /// `DATABASE_URL_EVENTS` (`postgres://postgres@127.0.0.1:5432/ticketing_events`)
     pub database_url_events: String,
     /// `DATABASE_URL_PROJECTIONS` (`postgres://postgres@127.0.0.1:5432/ticketing_projections`)
@@ -52,6 +56,10 @@ impl Config {
             return Err(ConfigError { name: "RESERVATION_TTL_SECONDS", reason: "must be between 1 and 3600".into() });
         }
         Ok(Self {
+            http_addr: var("HTTP_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into()),
+            cors_origins: var("CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
             database_url_events: var("DATABASE_URL_EVENTS")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_events".into()),
             database_url_projections: var("DATABASE_URL_PROJECTIONS")

@@ -4,10 +4,12 @@
 //! PostgreSQL; `runtime` executes commands against it and carries out every effect durably.
 
 pub mod analytics;
+pub mod app;
 pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod projections;
 pub mod runtime;
 pub mod store;

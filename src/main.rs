@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Migrate, then serve the API with the worker, the bus and the read models.
+    Serve,
     /// Create the databases if missing and bring their schemas up to date.
     Migrate,
     /// Empty read models and replay them from the start of the event log.
@@ -54,6 +56,9 @@ async fn migrate_all(config: &Config) -> Result<(sqlx::PgPool, sqlx::PgPool, sql
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     match cli.command {
+        Cmd::Serve => {
+            ticketing::app::Application::build(config).await?.run_until_stopped().await?;
+        }
         Cmd::Migrate => {
             migrate_all(&config).await?;
             tracing::info!("databases migrated");

@@ -184,3 +184,13 @@ async fn consume(
         consumer.commit(&offsets, CommitMode::Sync)?;
     }
 }
+
+/// Asks the broker for its metadata (blocking; call from a blocking task).
+///
+/// # Errors
+/// The broker did not answer within 2 seconds.
+pub fn probe(settings: &KafkaSettings) -> Result<(), KafkaError> {
+    use rdkafka::consumer::BaseConsumer;
+    let consumer: BaseConsumer = settings.client().create()?;
+    consumer.fetch_metadata(None, Duration::from_secs(2)).map(|_| ())
+}

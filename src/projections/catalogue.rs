@@ -114,12 +114,13 @@ pub struct CatalogueEntry {
     pub venue_city: Option<String>,
     pub venue_country: Option<String>,
     pub status: String,
+    /// Whether the public may see it (it was published at some point).
+    pub published: bool,
     pub sections: serde_json::Value,
     pub created_at: crate::domain::values::Timestamp,
 }
 
-const COLUMNS: &str =
-    "event_id, name, starts_at, category, venue_name, venue_city, venue_country, status, sections, created_at";
+const COLUMNS: &str = "event_id, name, starts_at, category, venue_name, venue_city, venue_country, status, published, sections, created_at";
 
 /// A page of events, soonest first; events never published (drafts, cancelled drafts) only when
 /// `include_drafts`.

@@ -111,3 +111,44 @@ async fn rebuild_projections_replays_the_log_into_the_named_read_model() {
         .unwrap();
     assert!(!unknown.status.success());
 }
+
+#[tokio::test]
+async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
+    let (events, projections, analytics) = (
+        crate::support::TestDb::new().await,
+        crate::support::TestDb::projections().await,
+        crate::support::TestDb::analytics().await,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_ticketing"))
+        .arg("serve")
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL_EVENTS", &events.url)
+        .env("DATABASE_URL_PROJECTIONS", &projections.url)
+        .env("DATABASE_URL_ANALYTICS", &analytics.url)
+        .env_remove("KAFKA_BROKERS")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(response) = client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await {
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "server never came up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+}

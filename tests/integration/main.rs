@@ -4,6 +4,7 @@
 // A scenario test reads best as one script.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
+mod api;
 mod cli;
 mod domain_purity;
 mod kafka;

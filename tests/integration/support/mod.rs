@@ -89,3 +89,54 @@ pub fn runtime_with_clock(pool: PgPool, config: RuntimeConfig, clock: Arc<dyn Cl
     let gateway = Arc::new(SimulatedGateway::new(pool.clone()));
     Runtime::new(EventStore::new(pool), clock, gateway, config)
 }
+
+/// The whole application on port 0 against fresh databases, serving in the background.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub runtime: Runtime,
+    /// Held so the databases live as long as the app (dropped with it).
+    _databases: (TestDb, TestDb, TestDb),
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (events, projections, analytics) =
+        (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await);
+    let config = ticketing::config::Config {
+        http_addr: "127.0.0.1:0".into(),
+        cors_origins: vec!["http://localhost:5173".into()],
+        database_url_events: events.url.clone(),
+        database_url_projections: projections.url.clone(),
+        database_url_analytics: analytics.url.clone(),
+        kafka_brokers: None,
+        reservation_ttl_seconds: 300,
+        database_max_connections: 10,
+    };
+    let app = ticketing::app::Application::build(config).await.expect("application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let runtime = app.state().runtime.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), runtime, _databases: (events, projections, analytics) }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
+    }
+
+    /// GETs `path` until `ready` accepts the JSON body (read models catch up in milliseconds).
+    pub async fn get_until(&self, path: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let response = self.get(path).await;
+            if response.status().is_success() {
+                let body: serde_json::Value = response.json().await.expect("json");
+                if ready(&body) {
+                    return body;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{path} never became ready");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

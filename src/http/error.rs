@@ -1,0 +1,200 @@
+//! One error type for every handler, answered as API.md's envelope:
+//! `{"code": "UPPER_SNAKE", "message": "...", "details": {...}}`. Causes of 5xx answers are
+//! logged (inside the request's span, so with its request id) and never sent.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::domain::DomainError;
+use crate::runtime::RuntimeError;
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A business rule refused the request.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The request itself is malformed (bad JSON, bad UUID, missing field, unknown parameter).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Something that does not exist, or that the caller may not see (the same answer).
+    #[error("{1}")]
+    NotFound(&'static str, &'static str),
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("the resource was changed concurrently, try again")]
+    Conflict,
+    /// A dependency failed: nothing was lost; the caller may retry.
+    #[error("{dependency} unavailable")]
+    Unavailable { dependency: &'static str, cause: String },
+    /// A bug.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn unavailable(dependency: &'static str, cause: impl std::fmt::Display) -> Self {
+        Self::Unavailable { dependency, cause: cause.to_string() }
+    }
+
+    fn status_code_details(&self) -> (StatusCode, &'static str, Option<Value>) {
+        match self {
+            Self::Domain(e) => domain_status(e),
+            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", None),
+            Self::NotFound(code, _) => (StatusCode::NOT_FOUND, code, None),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN", None),
+            Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", None),
+            Self::Unavailable { dependency, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", Some(json!({ "dependency": dependency })))
+            }
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", None),
+        }
+    }
+}
+
+/// API.md's status for each domain refusal, with the details it documents.
+fn domain_status(error: &DomainError) -> (StatusCode, &'static str, Option<Value>) {
+    use DomainError as D;
+    let status = match error {
+        D::Validation { .. } | D::InvalidQuantity { .. } | D::RefundExceedsCaptured { .. } => StatusCode::BAD_REQUEST,
+        D::EventNotFound
+        | D::ReservationNotFound
+        | D::PaymentNotFound
+        | D::TicketNotFound
+        | D::SectionNotFound { .. } => StatusCode::NOT_FOUND,
+        D::ReservationExpired => StatusCode::REQUEST_TIMEOUT,
+        D::InsufficientInventory { .. } | D::SeatUnavailable { .. } | D::AlreadyExists(_) => StatusCode::CONFLICT,
+        D::EventCancelled => StatusCode::GONE,
+        D::InvalidStateTransition { .. }
+        | D::SalesNotOpen
+        | D::TransferWindowClosed
+        | D::CancellationWindowClosed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let details = match error {
+        D::Validation { field, .. } => Some(json!({ "field": field })),
+        D::InvalidQuantity { requested } => Some(json!({ "requested": requested, "min": 1, "max": 8 })),
+        D::RefundExceedsCaptured { requested, refundable } => {
+            Some(json!({ "requested_cents": requested, "refundable_cents": refundable }))
+        }
+        D::InvalidStateTransition { from, action } => Some(json!({ "from": from, "action": action })),
+        D::InsufficientInventory { section, requested, available } => {
+            Some(json!({ "section": section, "requested": requested, "available": available }))
+        }
+        D::SeatUnavailable { seats } => Some(json!({ "seats": seats })),
+        D::SectionNotFound { section } => Some(json!({ "section": section })),
+        _ => None,
+    };
+    (status, error.code(), details)
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, details) = self.status_code_details();
+        match &self {
+            Self::Unavailable { dependency, cause } => tracing::error!(dependency, cause, "dependency unavailable"),
+            Self::Internal(cause) => tracing::error!(cause, "internal error"),
+            _ => {}
+        }
+        let message = self.to_string();
+        (status, axum::Json(Envelope { code, message, details })).into_response()
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::Domain(e) => Self::Domain(e),
+            RuntimeError::Conflict => Self::Conflict,
+            RuntimeError::Unavailable(cause) => Self::unavailable("events_db", cause),
+        }
+    }
+}
+
+/// A read model query failed.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::unavailable("projections_db", error)
+    }
+}
+
+/// `axum::Json` whose rejections answer in our envelope (400 `INVALID_REQUEST`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::InvalidRequest("request body too large".into());
+    }
+    ApiError::InvalidRequest(rejection.body_text())
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Path` answering bad ids in our envelope.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|e: PathRejection| ApiError::InvalidRequest(e.body_text()))
+    }
+}
+
+/// `axum::extract::Query` answering bad parameters in our envelope.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e: QueryRejection| ApiError::InvalidRequest(e.body_text()))
+    }
+}
+
+/// Answers unknown routes in our envelope.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("NOT_FOUND", "no such resource")
+}

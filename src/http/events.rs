@@ -1,0 +1,154 @@
+//! `/api/events`: the catalogue and live availability (read models; they may lag the write side
+//! by a moment, the purchase itself is decided by the inventory).
+//!
+//! Admin event management joins this module with the auth layer.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Json, Path, Query, Result};
+use crate::domain::DomainError;
+use crate::domain::money::Money;
+use crate::domain::policy::PriceTier;
+use crate::domain::values::{EventDate, Timestamp};
+use crate::projections::availability;
+use crate::projections::catalogue::{self, CatalogueEntry};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/events", get(list))
+        .route("/api/events/{id}", get(one))
+        .route("/api/events/{id}/availability", get(event_availability))
+        .route("/api/events/{id}/sections/{section}", get(section))
+}
+
+pub const STATUSES: [&str; 6] = ["draft", "published", "sales_open", "sales_closed", "cancelled", "completed"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct EventPage {
+    events: Vec<Value>,
+    page: i64,
+    per_page: i64,
+    total: i64,
+}
+
+/// An event as API.md shows it, with each section's price as of `now`.
+pub fn event_json(entry: &CatalogueEntry, now: Timestamp) -> Value {
+    let tier = PriceTier::at(EventDate::recorded(entry.starts_at), now);
+    let sections: Vec<Value> = entry
+        .sections
+        .as_array()
+        .map(|sections| {
+            sections
+                .iter()
+                .map(|s| {
+                    let base = s["base_price_cents"].as_u64().unwrap_or(0);
+                    let current = tier.unit_price(Money::from_cents(base)).map_or(base, Money::cents);
+                    let mut section = s.clone();
+                    section["current_tier"] = json!(tier.as_str());
+                    section["current_price_cents"] = json!(current);
+                    section
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "event_id": entry.event_id,
+        "name": entry.name,
+        "date": entry.starts_at,
+        "category": entry.category,
+        "venue": { "name": entry.venue_name, "city": entry.venue_city, "country": entry.venue_country },
+        "status": entry.status,
+        "sections": sections,
+        "created_at": entry.created_at,
+    })
+}
+
+async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<EventPage>> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(20);
+    if !(1..=10_000).contains(&page) {
+        return Err(DomainError::validation("page", "must be between 1 and 10000").into());
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(DomainError::validation("per_page", "must be between 1 and 100").into());
+    }
+    if query.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(DomainError::validation("status", format!("must be one of {}", STATUSES.join(", "))).into());
+    }
+    let (entries, total) = catalogue::list(&state.projections, query.status.as_deref(), false, page, per_page).await?;
+    let now = state.runtime.clock().now();
+    Ok(Json(EventPage { events: entries.iter().map(|e| event_json(e, now)).collect(), page, per_page, total }))
+}
+
+/// A public event: never-published ones do not exist for the public.
+async fn public_event(state: &AppState, id: Uuid) -> Result<CatalogueEntry> {
+    match catalogue::get(&state.projections, id).await? {
+        Some(entry) if entry.published => Ok(entry),
+        _ => Err(ApiError::Domain(DomainError::EventNotFound)),
+    }
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+    let entry = public_event(&state, id).await?;
+    Ok(Json(event_json(&entry, state.runtime.clock().now())))
+}
+
+async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+    public_event(&state, id).await?;
+    let sections: BTreeMap<String, Value> = availability::for_event(&state.projections, id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let counts = json!({
+                "total_capacity": c.total_capacity,
+                "available": c.available,
+                "reserved": c.reserved,
+                "sold": c.sold,
+                "last_updated": c.last_updated,
+            });
+            (c.section, counts)
+        })
+        .collect();
+    Ok(Json(json!({ "event_id": id, "sections": sections })))
+}
+
+async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Json<Value>> {
+    public_event(&state, id).await?;
+    let counts = availability::for_event(&state.projections, id)
+        .await?
+        .into_iter()
+        .find(|c| c.section == name)
+        .ok_or_else(|| ApiError::Domain(DomainError::SectionNotFound { section: name.clone() }))?;
+    let seats = availability::seats(&state.projections, id, &name).await?;
+    let mut body = json!({
+        "event_id": id,
+        "section": counts.section,
+        "seating": counts.seating,
+        "total_capacity": counts.total_capacity,
+        "available": counts.available,
+        "reserved": counts.reserved,
+        "sold": counts.sold,
+        "last_updated": counts.last_updated,
+    });
+    if counts.seating == "numbered" {
+        body["seats"] =
+            json!(seats.iter().map(|s| json!({ "seat_number": s.label, "status": s.status })).collect::<Vec<_>>());
+    }
+    Ok(Json(body))
+}

@@ -1,0 +1,73 @@
+//! The HTTP interface: one module per resource, each with its own `router()`, merged here with
+//! the layers every request goes through (request id, tracing, timeout, body limit,
+//! compression, CORS).
+
+pub mod error;
+pub mod events;
+pub mod health;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use sqlx::PgPool;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::bus::EventBus;
+use crate::config::Config;
+use crate::runtime::Runtime;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub runtime: Runtime,
+    pub events_db: PgPool,
+    pub projections: PgPool,
+    pub analytics: PgPool,
+    pub bus: EventBus,
+    pub config: Arc<Config>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("bus", &self.bus.name()).finish_non_exhaustive()
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application's routes and layers.
+pub fn router(state: AppState) -> Router {
+    let cors = if state.config.cors_origins.is_empty() {
+        CorsLayer::new()
+    } else {
+        let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods(tower_http::cors::Any)
+            .allow_headers(tower_http::cors::Any)
+    };
+    Router::new()
+        .merge(health::router())
+        .merge(events::router())
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing.
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %request_id)
+        }))
+        // Outermost: every request has an id before anything logs.
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
