@@ -8,6 +8,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::analytics::AnalyticsEtl;
+use crate::auth::Auth;
+use crate::auth::mail::Mailer;
 use crate::bus::EventBus;
 use crate::bus::kafka::KafkaSettings;
 use crate::clock::SystemClock;
@@ -23,6 +25,8 @@ use crate::store::{EventStore, database};
 pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -48,6 +52,7 @@ impl Application {
             (&config.database_url_events, &database::EVENTS_MIGRATOR),
             (&config.database_url_projections, &database::PROJECTIONS_MIGRATOR),
             (&config.database_url_analytics, &database::ANALYTICS_MIGRATOR),
+            (&config.database_url_auth, &database::AUTH_MIGRATOR),
         ] {
             database::migrate(url, migrator).await?.close().await;
         }
@@ -55,6 +60,11 @@ impl Application {
         let events_db = database::pool(&config.database_url_events, max)?;
         let projections_db = database::pool(&config.database_url_projections, max)?;
         let analytics_db = database::pool(&config.database_url_analytics, max)?;
+        let auth_db = database::pool(&config.database_url_auth, max)?;
+        let redis = redis::Client::open(config.redis_url.as_str())?;
+        let redis = redis::aio::ConnectionManager::new(redis).await?;
+        let auth = Auth::new(auth_db, redis, config.redis_prefix.clone(), &config.admin_emails);
+        let mailer = Mailer::outbox(&config.mail_outbox_dir);
         let store = EventStore::new(events_db.clone());
         let runtime_config = RuntimeConfig { hold_seconds: config.reservation_ttl_seconds, ..RuntimeConfig::default() };
         let runtime = Runtime::new(
@@ -96,6 +106,8 @@ impl Application {
             projections: projections_db,
             analytics: analytics_db,
             bus,
+            auth,
+            mailer,
             config: Arc::new(config),
         };
         Ok(Self { listener, port, state, shutdown, background })
@@ -117,7 +129,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self { listener, state, shutdown, background, .. } = self;
         let app = http::router(state);
-        let result = axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await;
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(stop_signal())
+            .await;
         tracing::info!("shutting down");
         let _ = shutdown.send(true);
         for task in background {

@@ -15,6 +15,20 @@ pub struct Config {
     pub database_url_projections: String,
     /// `DATABASE_URL_ANALYTICS` (`postgres://postgres@127.0.0.1:5432/ticketing_analytics`)
     pub database_url_analytics: String,
+    /// `DATABASE_URL_AUTH` (`postgres://postgres@127.0.0.1:5432/ticketing_auth`)
+    pub database_url_auth: String,
+    /// `REDIS_URL` (`redis://127.0.0.1:6379`)
+    pub redis_url: String,
+    /// `REDIS_PREFIX` (`ticketing:`): every key starts with it (tests use one each).
+    pub redis_prefix: String,
+    /// `PUBLIC_URL` (`http://localhost:8080`): where links in mails point.
+    pub public_url: String,
+    /// `ADMIN_EMAILS`: comma-separated addresses that sign in as admins.
+    pub admin_emails: Vec<String>,
+    /// `MAIL_OUTBOX_DIR` (`mail-outbox`): where mail goes when no SMTP server is configured.
+    pub mail_outbox_dir: String,
+    /// `AUTH_RATE_LIMIT` (100): requests per client IP per 15 minutes on `/api/auth/*`.
+    pub auth_rate_limit: u32,
     /// `KAFKA_BROKERS` (unset: the in-process bus).
     pub kafka_brokers: Option<String>,
     /// `RESERVATION_TTL_SECONDS` (300): how long a hold lasts.
@@ -67,6 +81,16 @@ impl Config {
             database_url_analytics: var("DATABASE_URL_ANALYTICS")
                 .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_analytics".into()),
             kafka_brokers: var("KAFKA_BROKERS"),
+            database_url_auth: var("DATABASE_URL_AUTH")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/ticketing_auth".into()),
+            redis_url: var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "ticketing:".into()),
+            public_url: var("PUBLIC_URL").unwrap_or_else(|| "http://localhost:8080".into()),
+            admin_emails: var("ADMIN_EMAILS")
+                .map(|v| v.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect())
+                .unwrap_or_default(),
+            mail_outbox_dir: var("MAIL_OUTBOX_DIR").unwrap_or_else(|| "mail-outbox".into()),
+            auth_rate_limit: parsed("AUTH_RATE_LIMIT", 100)?,
             reservation_ttl_seconds: ttl,
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 20)?,
         })

@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod app;
+pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;

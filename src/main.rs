@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Cmd::Migrate => {
             migrate_all(&config).await?;
+            database::migrate(&config.database_url_auth, &database::AUTH_MIGRATOR).await?;
             tracing::info!("databases migrated");
         }
         Cmd::RebuildProjections { only } => {

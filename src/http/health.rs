@@ -59,14 +59,30 @@ async fn bus(bus: &EventBus) -> Value {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (events_db, projections_db, analytics_db, bus) = tokio::join!(
+    let redis = async {
+        let started = Instant::now();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(2), state.auth.ping()).await;
+        check(
+            started,
+            match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".into()),
+            },
+        )
+    };
+    let (events_db, projections_db, analytics_db, auth_db, redis, bus) = tokio::join!(
         database(&state.events_db),
         database(&state.projections),
         database(&state.analytics),
+        database(state.auth.users_db()),
+        redis,
         bus(&state.bus),
     );
-    let checks =
-        json!({ "events_db": events_db, "projections_db": projections_db, "analytics_db": analytics_db, "bus": bus });
+    let checks = json!({
+        "events_db": events_db, "projections_db": projections_db, "analytics_db": analytics_db,
+        "auth_db": auth_db, "redis": redis, "bus": bus,
+    });
     let healthy = checks.as_object().is_some_and(|c| c.values().all(|v| v["ok"] == json!(true)));
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({ "status": if healthy { "ready" } else { "degraded" }, "checks": checks })))

@@ -2,6 +2,7 @@
 //! the layers every request goes through (request id, tracing, timeout, body limit,
 //! compression, CORS).
 
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -10,15 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Auth;
+use crate::auth::mail::Mailer;
 use crate::bus::EventBus;
 use crate::config::Config;
 use crate::runtime::Runtime;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub projections: PgPool,
     pub analytics: PgPool,
     pub bus: EventBus,
+    pub auth: Auth,
+    pub mailer: Mailer,
     pub config: Arc<Config>,
 }
 
@@ -55,13 +60,15 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(health::router())
+        .merge(auth::router(state.clone()))
         .merge(events::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)
-        // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing.
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing,
+        // through our JSON extractor, so in our error format.
+        .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

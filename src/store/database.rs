@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 pub static EVENTS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_events");
 pub static PROJECTIONS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_projections");
 pub static ANALYTICS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_analytics");
+pub static AUTH_MIGRATOR: Migrator = sqlx::migrate!("./migrations_auth");
 
 /// Creates the database named in `url` if it does not exist (connecting to the server's
 /// `postgres` database to do so).

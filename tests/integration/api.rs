@@ -61,7 +61,7 @@ async fn health_answers_and_every_response_carries_a_request_id() {
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    for check in ["events_db", "projections_db", "analytics_db", "bus"] {
+    for check in ["events_db", "projections_db", "analytics_db", "auth_db", "redis", "bus"] {
         assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
         assert!(body["checks"][check]["latency_ms"].is_u64());
     }

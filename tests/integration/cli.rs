@@ -9,8 +9,10 @@ use crate::support::server_url;
 #[tokio::test]
 async fn migrate_creates_the_databases_and_is_idempotent() {
     let suffix = Uuid::new_v4().simple().to_string();
-    let names: Vec<String> =
-        ["events", "projections", "analytics"].iter().map(|k| format!("ticketing_test_cli_{k}_{suffix}")).collect();
+    let names: Vec<String> = ["events", "projections", "analytics", "auth"]
+        .iter()
+        .map(|k| format!("ticketing_test_cli_{k}_{suffix}"))
+        .collect();
     let url = |name: &str| format!("{}/{name}", server_url());
     for _ in 0..2 {
         let output = Command::new(env!("CARGO_BIN_EXE_ticketing"))
@@ -18,6 +20,7 @@ async fn migrate_creates_the_databases_and_is_idempotent() {
             .env("DATABASE_URL_EVENTS", url(&names[0]))
             .env("DATABASE_URL_PROJECTIONS", url(&names[1]))
             .env("DATABASE_URL_ANALYTICS", url(&names[2]))
+            .env("DATABASE_URL_AUTH", url(&names[3]))
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -26,6 +29,7 @@ async fn migrate_creates_the_databases_and_is_idempotent() {
         &["effects", "events", "snapshots"][..],
         &["events_catalogue", "reservations", "section_availability"][..],
         &["dim_calendar", "dim_events", "fact_ticket_sales"][..],
+        &["users"][..],
     ]) {
         let pool = ticketing::store::database::pool(&url(name), 1).unwrap();
         let tables: Vec<String> = sqlx::query_scalar(
@@ -114,10 +118,11 @@ async fn rebuild_projections_replays_the_log_into_the_named_read_model() {
 
 #[tokio::test]
 async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
-    let (events, projections, analytics) = (
+    let (events, projections, analytics, auth) = (
         crate::support::TestDb::new().await,
         crate::support::TestDb::projections().await,
         crate::support::TestDb::analytics().await,
+        crate::support::TestDb::auth().await,
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_ticketing"))
@@ -126,6 +131,9 @@ async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
         .env("DATABASE_URL_EVENTS", &events.url)
         .env("DATABASE_URL_PROJECTIONS", &projections.url)
         .env("DATABASE_URL_ANALYTICS", &analytics.url)
+        .env("DATABASE_URL_AUTH", &auth.url)
+        .env("REDIS_PREFIX", format!("ticketing_test_{}:", Uuid::new_v4().simple()))
+        .env("MAIL_OUTBOX_DIR", std::env::temp_dir().join(format!("ticketing-mail-{}", Uuid::new_v4().simple())))
         .env_remove("KAFKA_BROKERS")
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::too_many_lines)]
 
 mod api;
+mod auth;
 mod cli;
 mod domain_purity;
 mod kafka;

@@ -37,6 +37,11 @@ impl TestDb {
         Self::with(&database::ANALYTICS_MIGRATOR).await
     }
 
+    /// An auth (users) database.
+    pub async fn auth() -> Self {
+        Self::with(&database::AUTH_MIGRATOR).await
+    }
+
     async fn with(migrator: &sqlx::migrate::Migrator) -> Self {
         let name = format!("ticketing_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
@@ -90,38 +95,117 @@ pub fn runtime_with_clock(pool: PgPool, config: RuntimeConfig, clock: Arc<dyn Cl
     Runtime::new(EventStore::new(pool), clock, gateway, config)
 }
 
-/// The whole application on port 0 against fresh databases, serving in the background.
+/// The whole application on port 0 against fresh databases, its own Redis key prefix and mail
+/// outbox, serving in the background.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub runtime: Runtime,
+    pub outbox: std::path::PathBuf,
+    redis_prefix: String,
     /// Held so the databases live as long as the app (dropped with it).
-    _databases: (TestDb, TestDb, TestDb),
+    _databases: (TestDb, TestDb, TestDb, TestDb),
 }
 
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+
 pub async fn spawn_app() -> TestApp {
-    let (events, projections, analytics) =
-        (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await);
-    let config = ticketing::config::Config {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config)) -> TestApp {
+    let (events, projections, analytics, auth) =
+        (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await, TestDb::auth().await);
+    let redis_prefix = format!("ticketing_test_{}:", Uuid::new_v4().simple());
+    let outbox = std::env::temp_dir().join(format!("ticketing-mail-{}", Uuid::new_v4().simple()));
+    let mut config = ticketing::config::Config {
         http_addr: "127.0.0.1:0".into(),
         cors_origins: vec!["http://localhost:5173".into()],
         database_url_events: events.url.clone(),
         database_url_projections: projections.url.clone(),
         database_url_analytics: analytics.url.clone(),
+        database_url_auth: auth.url.clone(),
+        redis_url: std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        redis_prefix: redis_prefix.clone(),
+        public_url: "http://localhost:8080".into(),
+        admin_emails: vec![ADMIN_EMAIL.into()],
+        mail_outbox_dir: outbox.to_string_lossy().into_owned(),
+        auth_rate_limit: 1_000,
         kafka_brokers: None,
         reservation_ttl_seconds: 300,
         database_max_connections: 10,
     };
+    adjust(&mut config);
     let app = ticketing::app::Application::build(config).await.expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let runtime = app.state().runtime.clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), runtime, _databases: (events, projections, analytics) }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        runtime,
+        outbox,
+        redis_prefix,
+        _databases: (events, projections, analytics, auth),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+        let pattern = format!("{}*", self.redis_prefix);
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(url) else { return };
+            let Ok(mut conn) = client.get_connection() else { return };
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut conn).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        })
+        .join();
+    }
 }
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &serde_json::Value) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}{path}", self.address)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// The sign-in token in the newest mail to `email`.
+    pub fn mailed_token(&self, email: &str) -> Option<String> {
+        let mut mails: Vec<_> =
+            std::fs::read_dir(&self.outbox).ok()?.filter_map(Result::ok).map(|e| e.path()).collect();
+        mails.sort();
+        mails.iter().rev().find_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            text.starts_with(&format!("To: {email}\n"))
+                .then(|| text.lines().find_map(|l| l.strip_prefix("Token: ").map(str::to_owned)))?
+        })
+    }
+
+    /// Signs in by magic link, as a real user would: ask, read the mail, verify.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let sent = self.post_json("/api/auth/magic-link/send", None, &serde_json::json!({ "email": email })).await;
+        assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
+        let token = self.mailed_token(email).expect("a mail with a token");
+        let verified =
+            self.post_json("/api/auth/magic-link/verify", None, &serde_json::json!({ "token": token })).await;
+        assert_eq!(verified.status(), reqwest::StatusCode::OK);
+        let body: serde_json::Value = verified.json().await.expect("json");
+        body["session_token"].as_str().expect("session token").to_owned()
     }
 
     /// GETs `path` until `ready` accepts the JSON body (read models catch up in milliseconds).

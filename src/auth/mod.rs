@@ -1,0 +1,307 @@
+//! Users, roles and sessions.
+//!
+//! Users live in `ticketing_auth`; sessions, one-time sign-in tokens and rate-limit counters live
+//! in Redis, keyed by the SHA-256 of the token (a Redis dump holds no usable credential). A
+//! session token is 256 bits from the OS, lasts 24 hours and is extended on every use; logging
+//! out deletes it, so it is dead on every instance at once.
+
+pub mod mail;
+
+use std::fmt::Write as _;
+
+use chrono::Duration;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::domain::DomainError;
+use crate::domain::values::Timestamp;
+
+pub const SESSION_TTL: Duration = Duration::hours(24);
+pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Customer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Why auth could not answer (the request is then a 503, not a 401).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("auth database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("no randomness: {0}")]
+    Random(String),
+}
+
+/// A lower-cased email address of plausible shape (the link we mail proves it is real).
+///
+/// # Errors
+/// `ValidationFailed` for anything that cannot be an address.
+pub fn parse_email(raw: &str) -> Result<String, DomainError> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || DomainError::validation("email", "is not an email address");
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    if local.is_empty()
+        || local.len() > 64
+        || local.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+/// A fresh 256-bit token, hex-encoded.
+///
+/// # Errors
+/// The OS has no randomness to give.
+pub fn new_token() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn hashed(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn role_of(text: &str) -> Role {
+    if text == "admin" { Role::Admin } else { Role::Customer }
+}
+
+type UserRow = (Uuid, String, String, Timestamp);
+
+fn user_of((id, email, role, created_at): UserRow) -> User {
+    User { id, email, role: role_of(&role), created_at }
+}
+
+/// Users, sessions and one-time tokens.
+#[derive(Clone)]
+pub struct Auth {
+    users: PgPool,
+    redis: ConnectionManager,
+    prefix: String,
+    admin_emails: Vec<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    pub fn new(users: PgPool, redis: ConnectionManager, prefix: String, admin_emails: &[String]) -> Self {
+        let admin_emails = admin_emails.iter().filter_map(|e| parse_email(e).ok()).collect();
+        Self { users, redis, prefix, admin_emails }
+    }
+
+    pub fn users_db(&self) -> &PgPool {
+        &self.users
+    }
+
+    fn key(&self, kind: &str, token: &str) -> String {
+        format!("{}{kind}:{}", self.prefix, hashed(token))
+    }
+
+    /// The user with this address, created as a customer (or an admin, if listed in
+    /// `ADMIN_EMAILS`) on first sign-in.
+    ///
+    /// # Errors
+    /// The auth database.
+    pub async fn user_for_email(&self, email: &str, make_admin: bool) -> Result<User, AuthError> {
+        let admin = make_admin || self.admin_emails.iter().any(|a| a == email);
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (user_id, email, role) VALUES ($1, $2, CASE WHEN $3 THEN 'admin' ELSE 'customer' END)
+             ON CONFLICT (email) DO UPDATE SET role = CASE WHEN $3 THEN 'admin' ELSE users.role END
+             RETURNING user_id, email, role, created_at",
+        )
+        .bind(Uuid::new_v4())
+        .bind(email)
+        .bind(admin)
+        .fetch_one(&self.users)
+        .await?;
+        Ok(user_of(row))
+    }
+
+    /// # Errors
+    /// The auth database.
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, AuthError> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT user_id, email, role, created_at FROM users WHERE user_id = $1")
+                .bind(id)
+                .fetch_optional(&self.users)
+                .await?;
+        Ok(row.map(user_of))
+    }
+
+    /// # Errors
+    /// The auth database.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT user_id, email, role, created_at FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&self.users)
+                .await?;
+        Ok(row.map(user_of))
+    }
+
+    /// Starts a session; returns its token and when it lapses if unused.
+    ///
+    /// # Errors
+    /// Redis or randomness.
+    pub async fn start_session(&self, user: &User, now: Timestamp) -> Result<(String, Timestamp), AuthError> {
+        let token = new_token()?;
+        let seconds = u64::try_from(SESSION_TTL.num_seconds()).unwrap_or(86_400);
+        let mut redis = self.redis.clone();
+        let () = redis.set_ex(self.key("session", &token), user.id.to_string(), seconds).await?;
+        Ok((token, now + SESSION_TTL))
+    }
+
+    /// The session's user, extending the session by another 24 hours.
+    ///
+    /// # Errors
+    /// Redis or the auth database.
+    pub async fn session(&self, token: &str, now: Timestamp) -> Result<Option<(User, Timestamp)>, AuthError> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let mut redis = self.redis.clone();
+        let seconds = u64::try_from(SESSION_TTL.num_seconds()).unwrap_or(86_400);
+        let user_id: Option<String> = redis.get_ex(self.key("session", token), redis::Expiry::EX(seconds)).await?;
+        let Some(id) = user_id.and_then(|id| id.parse().ok()) else { return Ok(None) };
+        Ok(self.user(id).await?.map(|u| (u, now + SESSION_TTL)))
+    }
+
+    /// Ends a session everywhere at once.
+    ///
+    /// # Errors
+    /// Redis.
+    pub async fn end_session(&self, token: &str) -> Result<(), AuthError> {
+        let mut redis = self.redis.clone();
+        let _: i64 = redis.del(self.key("session", token)).await?;
+        Ok(())
+    }
+
+    /// A single-use sign-in token for `email`, valid 15 minutes.
+    ///
+    /// # Errors
+    /// Redis or randomness.
+    pub async fn issue_magic_link(&self, email: &str) -> Result<String, AuthError> {
+        let token = new_token()?;
+        let seconds = u64::try_from(MAGIC_LINK_TTL.num_seconds()).unwrap_or(900);
+        let mut redis = self.redis.clone();
+        let () = redis.set_ex(self.key("magic", &token), email, seconds).await?;
+        Ok(token)
+    }
+
+    /// The address a sign-in token was issued for; the token is gone afterwards (single use).
+    ///
+    /// # Errors
+    /// Redis.
+    pub async fn redeem_magic_link(&self, token: &str) -> Result<Option<String>, AuthError> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let mut redis = self.redis.clone();
+        Ok(redis.get_del(self.key("magic", token)).await?)
+    }
+
+    /// Counts a hit for `key` in a window of `window_seconds`; `Err(retry_after)` once more than
+    /// `limit` hits fall in the current window.
+    ///
+    /// # Errors
+    /// Redis (the outer error).
+    pub async fn rate_limit(&self, key: &str, limit: u32, window_seconds: u64) -> Result<Result<(), u64>, AuthError> {
+        let key = format!("{}ratelimit:{key}", self.prefix);
+        let mut redis = self.redis.clone();
+        let (count, ttl): (u64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1u64)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(window_seconds)
+            .arg("NX")
+            .ignore()
+            .ttl(&key)
+            .query_async(&mut redis)
+            .await?;
+        if count > u64::from(limit) {
+            return Ok(Err(u64::try_from(ttl.max(1)).unwrap_or(1)));
+        }
+        Ok(Ok(()))
+    }
+
+    /// # Errors
+    /// Redis.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        let mut redis = self.redis.clone();
+        let _: String = redis::cmd("PING").query_async(&mut redis).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(parse_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "alice@.com",
+            "alice@example.com.",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_email(&format!("{}@example.com", "a".repeat(300))).is_err());
+    }
+
+    #[test]
+    fn tokens_are_256_bits_and_distinct() {
+        let (a, b) = (new_token().unwrap(), new_token().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_ne!(hashed(&a), a);
+    }
+}

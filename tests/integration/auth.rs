@@ -1,0 +1,112 @@
+//! Passwordless sign-in through HTTP: magic links, sessions, logout, roles, rate limits.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_EMAIL, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn a_magic_link_signs_in_once_and_logout_kills_the_session() {
+    let app = spawn_app().await;
+    // Same answer for an address that has never been seen and one that has.
+    let first = app.post_json("/api/auth/magic-link/send", None, &json!({ "email": "New.Person@Example.com" })).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["expires_in_seconds"], 900);
+
+    let token = app.mailed_token("new.person@example.com").expect("mailed");
+    let verified = app.post_json("/api/auth/magic-link/verify", None, &json!({ "token": token })).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let auth: Value = verified.json().await.unwrap();
+    assert_eq!(auth["user"]["email"], "new.person@example.com");
+    assert_eq!(auth["user"]["role"], "customer");
+    let session = auth["session_token"].as_str().unwrap().to_owned();
+    assert_eq!(session.len(), 64);
+
+    // The link works once.
+    let again = app.post_json("/api/auth/magic-link/verify", None, &json!({ "token": token })).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(again.json::<Value>().await.unwrap()["code"], "UNAUTHENTICATED");
+
+    let known = app.post_json("/api/auth/magic-link/send", None, &json!({ "email": "new.person@example.com" })).await;
+    assert_eq!(known.status(), StatusCode::ACCEPTED);
+    assert_eq!(known.json::<Value>().await.unwrap(), first);
+
+    let current = app.get_as(&session, "/api/auth/session").await;
+    assert_eq!(current.status(), StatusCode::OK);
+    assert_eq!(current.json::<Value>().await.unwrap()["user"]["id"], auth["user"]["id"]);
+
+    let out = app.client.post(format!("{}/api/auth/logout", app.address)).bearer_auth(&session).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(app.get_as(&session, "/api/auth/session").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admins_come_from_admin_emails_and_bad_credentials_are_401() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let me: Value = app.get_as(&admin, "/api/auth/session").await.json().await.unwrap();
+    assert_eq!(me["user"]["role"], "admin");
+
+    for header in ["", "Bearer", "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", &format!("Bearer {}", "0".repeat(64))] {
+        let response = app
+            .client
+            .get(format!("{}/api/auth/session", app.address))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header:?}");
+    }
+    let missing = app.get("/api/auth/session").await;
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn hostile_sign_in_requests_are_refused_in_our_format() {
+    let app = spawn_app().await;
+    let cases: [(Value, StatusCode, &str); 5] = [
+        (json!({ "email": "not an email" }), StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+        (json!({ "email": 42 }), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        (json!({ "email": "a@b.co", "admin": true }), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        (json!({}), StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+        (
+            json!({ "email": format!("{}@example.com", "x".repeat(100_000)) }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let response = app.post_json("/api/auth/magic-link/send", None, &body).await;
+        let shown: String = body.to_string().chars().take(80).collect();
+        assert_eq!(response.status(), status, "{shown}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], code);
+    }
+    let garbage = app
+        .client
+        .post(format!("{}/api/auth/magic-link/verify", app.address))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(garbage.json::<Value>().await.unwrap()["code"], "INVALID_REQUEST");
+    assert!(std::fs::read_dir(&app.outbox).map(|d| d.count()).unwrap_or(0) == 0, "nothing was mailed");
+}
+
+#[tokio::test]
+async fn too_many_auth_requests_from_one_address_get_429_with_retry_after() {
+    let app = spawn_app_with(|c| c.auth_rate_limit = 5).await;
+    for _ in 0..5 {
+        let response = app.post_json("/api/auth/magic-link/send", None, &json!({ "email": "spam@example.com" })).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let limited = app.post_json("/api/auth/magic-link/send", None, &json!({ "email": "spam@example.com" })).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after));
+    assert_eq!(limited.json::<Value>().await.unwrap()["code"], "RATE_LIMITED");
+    // Other routes are not limited.
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+}
