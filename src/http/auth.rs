@@ -155,3 +155,31 @@ async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Js
     state.auth.end_session(&signed_in.token).await?;
     Ok(Json(json!({ "message": "signed out" })))
 }
+
+/// Whoever is asking, if anyone: public routes show admins a little more (drafts). A missing or
+/// unusable token is simply anonymous here.
+#[derive(Debug, Clone)]
+pub struct Viewer(pub Option<User>);
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.0.as_ref().is_some_and(User::is_admin)
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match SignedIn::from_request_parts(parts, state).await {
+            Ok(signed_in) => Ok(Self(Some(signed_in.user))),
+            Err(ApiError::Unauthenticated) => Ok(Self(None)),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// The `Cause` of a request by `user`: the events it leads to carry their id.
+pub fn cause_of(user: &User) -> crate::runtime::Cause {
+    crate::runtime::Cause::new(Some(user.id))
+}

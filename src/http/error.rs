@@ -33,6 +33,9 @@ pub enum ApiError {
     Forbidden,
     #[error("the resource was changed concurrently, try again")]
     Conflict,
+    /// The card was declined; the reason is the gateway's.
+    #[error("the payment was declined: {0}")]
+    PaymentFailed(String),
     /// A dependency failed: nothing was lost; the caller may retry.
     #[error("{dependency} unavailable")]
     Unavailable { dependency: &'static str, cause: String },
@@ -54,6 +57,9 @@ impl ApiError {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None),
             Self::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN", None),
             Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", None),
+            Self::PaymentFailed(reason) => {
+                (StatusCode::PAYMENT_REQUIRED, "PAYMENT_FAILED", Some(json!({ "decline_reason": reason })))
+            }
             Self::Unavailable { dependency, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", Some(json!({ "dependency": dependency })))
             }

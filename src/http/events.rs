@@ -1,30 +1,40 @@
 //! `/api/events`: the catalogue and live availability (read models; they may lag the write side
 //! by a moment, the purchase itself is decided by the inventory).
 //!
-//! Admin event management joins this module with the auth layer.
+//! Admins create and run events here too; those answers come from the write side.
 
 use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
+use super::auth::{AdminUser, Viewer, cause_of};
 use super::error::{ApiError, Json, Path, Query, Result};
 use crate::domain::DomainError;
+use crate::domain::event::{EventCommand, EventDetails, NewEvent};
+use crate::domain::ids::EventId;
 use crate::domain::money::Money;
 use crate::domain::policy::PriceTier;
+use crate::domain::seating::{SectionLayout, SectionSpec};
+use crate::domain::values::{Category, EventName, SectionName, Venue};
 use crate::domain::values::{EventDate, Timestamp};
 use crate::projections::availability;
 use crate::projections::catalogue::{self, CatalogueEntry};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/events", get(list))
+        .route("/api/events", get(list).post(create))
         .route("/api/events/{id}", get(one))
+        .route("/api/events/{id}/publish", post(publish))
+        .route("/api/events/{id}/sales/open", post(open_sales))
+        .route("/api/events/{id}/sales/close", post(close_sales))
+        .route("/api/events/{id}/cancel", post(cancel))
         .route("/api/events/{id}/availability", get(event_availability))
         .route("/api/events/{id}/sections/{section}", get(section))
 }
@@ -79,7 +89,11 @@ pub fn event_json(entry: &CatalogueEntry, now: Timestamp) -> Value {
     })
 }
 
-async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<EventPage>> {
+async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<EventPage>> {
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(20);
     if !(1..=10_000).contains(&page) {
@@ -91,7 +105,8 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     if query.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(DomainError::validation("status", format!("must be one of {}", STATUSES.join(", "))).into());
     }
-    let (entries, total) = catalogue::list(&state.projections, query.status.as_deref(), false, page, per_page).await?;
+    let (entries, total) =
+        catalogue::list(&state.projections, query.status.as_deref(), viewer.is_admin(), page, per_page).await?;
     let now = state.runtime.clock().now();
     Ok(Json(EventPage { events: entries.iter().map(|e| event_json(e, now)).collect(), page, per_page, total }))
 }
@@ -104,9 +119,141 @@ async fn public_event(state: &AppState, id: Uuid) -> Result<CatalogueEntry> {
     }
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+    let now = state.runtime.clock().now();
+    if viewer.is_admin() {
+        // Admins see drafts too, exactly as the write side has them.
+        let details = state.runtime.event(EventId::from_uuid(id)).await?;
+        return Ok(Json(details_json(&details, now)));
+    }
     let entry = public_event(&state, id).await?;
-    Ok(Json(event_json(&entry, state.runtime.clock().now())))
+    Ok(Json(event_json(&entry, now)))
+}
+
+/// An event as the write side has it, in the same shape as [`event_json`].
+pub fn details_json(details: &EventDetails, now: Timestamp) -> Value {
+    let entry = CatalogueEntry {
+        event_id: details.event_id.as_uuid(),
+        name: details.name.as_str().to_owned(),
+        starts_at: details.date.starts_at(),
+        category: details.category.as_str().to_owned(),
+        venue_name: details.venue.name.clone(),
+        venue_city: details.venue.city.clone(),
+        venue_country: details.venue.country.clone(),
+        status: details.status.as_str().to_owned(),
+        published: details.status != crate::domain::event::EventStatus::Draft,
+        sections: Value::Array(details.sections.iter().map(crate::projections::catalogue::section_json).collect()),
+        created_at: details.created_at,
+    };
+    event_json(&entry, now)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VenueInput {
+    name: String,
+    city: Option<String>,
+    country: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SectionInput {
+    name: String,
+    capacity: i64,
+    seating: String,
+    rows: Option<i64>,
+    seats_per_row: Option<i64>,
+    base_price_cents: i64,
+}
+
+/// API.md `CreateEvent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEvent {
+    name: String,
+    date: Timestamp,
+    category: Option<String>,
+    venue: VenueInput,
+    sections: Vec<SectionInput>,
+}
+
+impl CreateEvent {
+    fn parse(self) -> Result<NewEvent, DomainError> {
+        let sections = self
+            .sections
+            .iter()
+            .map(|s| {
+                Ok(SectionSpec {
+                    name: SectionName::parse(&s.name)?,
+                    layout: SectionLayout::parse(&s.seating, s.capacity, s.rows, s.seats_per_row)?,
+                    base_price: Money::positive("sections.base_price_cents", s.base_price_cents)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DomainError>>()?;
+        Ok(NewEvent {
+            name: EventName::parse(&self.name)?,
+            date: self.date,
+            category: self.category.as_deref().map(str::parse::<Category>).transpose()?.unwrap_or_default(),
+            venue: Venue::parse(&self.venue.name, self.venue.city.as_deref(), self.venue.country.as_deref())?,
+            sections,
+        })
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(body): Json<CreateEvent>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let new = body.parse()?;
+    let event_id = EventId::from_uuid(Uuid::new_v4());
+    let details = state.runtime.create_event(&cause_of(&admin), event_id, new).await?;
+    Ok((StatusCode::CREATED, Json(details_json(&details, state.runtime.clock().now()))))
+}
+
+async fn change(state: &AppState, admin: &crate::auth::User, id: Uuid, command: EventCommand) -> Result<Json<Value>> {
+    let details = state.runtime.change_event(&cause_of(admin), EventId::from_uuid(id), command).await?;
+    Ok(Json(details_json(&details, state.runtime.clock().now())))
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    change(&state, &admin, id, EventCommand::Publish).await
+}
+
+async fn open_sales(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    change(&state, &admin, id, EventCommand::OpenSales).await
+}
+
+async fn close_sales(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    change(&state, &admin, id, EventCommand::CloseSales).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelEvent {
+    reason: String,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<CancelEvent>,
+) -> Result<Json<Value>> {
+    change(&state, &admin, id, EventCommand::Cancel { reason: body.reason }).await
 }
 
 async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod reservations;
+pub mod tickets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(auth::router(state.clone()))
         .merge(events::router())
+        .merge(reservations::router())
+        .merge(tickets::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(CompressionLayer::new())

@@ -10,6 +10,7 @@ mod cli;
 mod domain_purity;
 mod kafka;
 mod projections;
+mod purchase;
 mod runtime;
 mod store;
 mod support;

@@ -1,0 +1,275 @@
+//! `/api/reservations` and `/api/payments`: holding seats, paying, cancelling, and the saga's
+//! history. Answers that must be exact come from the write side; lists come from read models.
+//! A reservation someone else owns answers exactly as if it did not exist (404).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::{AdminUser, SignedIn, cause_of};
+use super::error::{ApiError, Json, Path, Result};
+use crate::auth::User;
+use crate::domain::DomainError;
+use crate::domain::ids::{CustomerId, EventId, PaymentId, ReservationId};
+use crate::domain::money::Money;
+use crate::domain::payment::{PaymentDetails, RefundAmount};
+use crate::domain::reservation::{Reservation, ReservationDetails, ReservationStatus};
+use crate::domain::values::{Quantity, SectionName};
+use crate::projections::reservations as read_model;
+use crate::runtime::gateway::Card;
+use crate::runtime::purchase::ReserveRequest;
+use crate::store::stream_id;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/reservations", post(reserve).get(mine))
+        .route("/api/reservations/{id}", get(one))
+        .route("/api/reservations/{id}/payment", post(pay))
+        .route("/api/reservations/{id}/cancel", post(cancel))
+        .route("/api/reservations/{id}/history", get(history))
+        .route("/api/payments", post(pay_by_body))
+        .route("/api/payments/{id}", get(payment))
+        .route("/api/payments/{id}/refund", post(refund))
+}
+
+/// API.md `Reservation`.
+pub fn reservation_json(r: &ReservationDetails) -> Value {
+    let mut body = json!({
+        "reservation_id": r.reservation_id,
+        "event_id": r.event_id,
+        "customer_id": r.customer_id,
+        "section": r.section.as_str(),
+        "quantity": r.quantity.get(),
+        "seats": r.seats.iter().map(|s| json!({ "seat_id": s.seat_id, "seat_number": s.label.map(|l| l.to_string()) })).collect::<Vec<_>>(),
+        "total_amount_cents": r.total.cents(),
+        "status": r.status.as_str(),
+        "expires_at": r.expires_at,
+        "created_at": r.created_at,
+    });
+    if let Some(payment_id) = r.payment_id {
+        body["payment_id"] = json!(payment_id);
+    }
+    if !r.tickets.is_empty() {
+        body["tickets"] = json!(r
+            .tickets
+            .iter()
+            .map(|t| json!({ "ticket_id": t.ticket_id, "seat_number": t.seat.label.map(|l| l.to_string()), "owner_id": t.owner, "status": format!("{:?}", t.status).to_lowercase() }))
+            .collect::<Vec<_>>());
+    }
+    body
+}
+
+/// API.md `Payment`.
+fn payment_json(p: &PaymentDetails) -> Value {
+    json!({
+        "payment_id": p.payment_id,
+        "reservation_id": p.reservation_id,
+        "amount_cents": p.amount.cents(),
+        "refunded_cents": p.refunded.cents(),
+        "status": p.status.as_str(),
+        "card_last4": p.card_last4.map(|c| c.to_string()),
+        "created_at": p.created_at,
+    })
+}
+
+/// The reservation, if `user` may see it (its buyer, or an admin); otherwise "not found".
+async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<ReservationDetails> {
+    let reservation = state.runtime.reservation(ReservationId::from_uuid(id)).await?;
+    if reservation.customer_id.as_uuid() == user.id || user.is_admin() {
+        Ok(reservation)
+    } else {
+        Err(DomainError::ReservationNotFound.into())
+    }
+}
+
+/// The reservation, if `user` bought it (even admins act only on their own purchases).
+async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<ReservationDetails> {
+    let reservation = state.runtime.reservation(ReservationId::from_uuid(id)).await?;
+    if reservation.customer_id.as_uuid() == user.id {
+        Ok(reservation)
+    } else {
+        Err(DomainError::ReservationNotFound.into())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveBody {
+    event_id: Uuid,
+    section: String,
+    quantity: i64,
+    specific_seats: Option<Vec<String>>,
+}
+
+async fn reserve(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Json(body): Json<ReserveBody>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let quantity = Quantity::new(body.quantity)?;
+    let section = SectionName::parse(&body.section)
+        .map_err(|_| DomainError::SectionNotFound { section: body.section.chars().take(50).collect() })?;
+    let seats = match &body.specific_seats {
+        None => None,
+        Some(labels) if labels.len() > usize::from(Quantity::MAX) => {
+            return Err(DomainError::validation("specific_seats", "at most 8 seats").into());
+        }
+        Some(labels) => Some(labels.iter().map(|l| l.parse()).collect::<Result<Vec<_>, DomainError>>()?),
+    };
+    let request = ReserveRequest { event_id: EventId::from_uuid(body.event_id), section, quantity, seats };
+    let reservation = state.runtime.reserve(&cause_of(&user), CustomerId::from_uuid(user.id), request).await?;
+    Ok((StatusCode::CREATED, Json(reservation_json(&reservation))))
+}
+
+async fn mine(State(state): State<AppState>, SignedIn { user, .. }: SignedIn) -> Result<Json<Value>> {
+    let rows = read_model::for_customer(&state.projections, user.id).await?;
+    Ok(Json(json!({ "reservations": rows })))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    Ok(Json(reservation_json(&visible(&state, &user, id).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentMethod {
+    #[serde(rename = "type")]
+    kind: String,
+    card_number: String,
+    expiry: String,
+    cvc: String,
+}
+
+impl PaymentMethod {
+    fn card(&self, now: crate::domain::values::Timestamp) -> Result<Card, DomainError> {
+        if self.kind != "card" {
+            return Err(DomainError::validation("payment_method.type", "only \"card\" is accepted"));
+        }
+        Card::parse(&self.card_number, &self.expiry, &self.cvc, now)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    payment_method: PaymentMethod,
+}
+
+/// Charges the card for a held reservation; 402 with the decline reason if the card is refused
+/// (the seats are released), 408 if the hold ended first (any capture is refunded).
+async fn charge(state: &AppState, user: &User, id: Uuid, method: &PaymentMethod) -> Result<ReservationDetails> {
+    owned(state, user, id).await?;
+    let card = method.card(state.runtime.clock().now())?;
+    let after = state.runtime.pay(&cause_of(user), ReservationId::from_uuid(id), &card).await?;
+    match after.status {
+        ReservationStatus::Completed => Ok(after),
+        ReservationStatus::Compensated => {
+            Err(ApiError::PaymentFailed(after.payment_failure.unwrap_or_else(|| "card_declined".into())))
+        }
+        ReservationStatus::Expired => Err(DomainError::ReservationExpired.into()),
+        // The charge is still being settled (gateway slow): the worker finishes it.
+        _ => Err(ApiError::unavailable("payment_gateway", "payment outcome not known yet")),
+    }
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Path(id): Path<Uuid>,
+    Json(body): Json<PayBody>,
+) -> Result<Json<Value>> {
+    Ok(Json(reservation_json(&charge(&state, &user, id, &body.payment_method).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayByBody {
+    reservation_id: Uuid,
+    payment_method: PaymentMethod,
+}
+
+async fn pay_by_body(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Json(body): Json<PayByBody>,
+) -> Result<Json<Value>> {
+    let reservation = charge(&state, &user, body.reservation_id, &body.payment_method).await?;
+    let payment_id = reservation.payment_id.ok_or_else(|| ApiError::Internal("completed without a payment".into()))?;
+    Ok(Json(payment_json(&state.runtime.payment(payment_id).await?)))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    owned(&state, &user, id).await?;
+    let after = state.runtime.cancel_reservation(&cause_of(&user), ReservationId::from_uuid(id)).await?;
+    Ok(Json(reservation_json(&after)))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    visible(&state, &user, id).await?;
+    let recorded = state
+        .runtime
+        .store()
+        .read_stream(&stream_id::<Reservation>(id), 0)
+        .await
+        .map_err(|e| ApiError::unavailable("events_db", e))?;
+    let entries = recorded
+        .iter()
+        .map(|r| {
+            let data =
+                r.decode::<Reservation>().map_or(Value::Null, |e| serde_json::to_value(e).unwrap_or(Value::Null));
+            json!({ "sequence": r.version, "event_type": r.event_type, "occurred_at": r.recorded_at, "data": data })
+        })
+        .collect::<Vec<_>>();
+    Ok(Json(json!(entries)))
+}
+
+async fn payment(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    let payment = state.runtime.payment(PaymentId::from_uuid(id)).await?;
+    if payment.customer_id.as_uuid() != user.id && !user.is_admin() {
+        return Err(DomainError::PaymentNotFound.into());
+    }
+    Ok(Json(payment_json(&payment)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    amount_cents: Option<i64>,
+    reason: String,
+}
+
+async fn refund(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<RefundBody>,
+) -> Result<Json<Value>> {
+    let amount = match body.amount_cents {
+        Some(cents) => RefundAmount::Exactly(Money::positive("amount_cents", cents)?),
+        None => RefundAmount::Remaining,
+    };
+    let payment =
+        state.runtime.refund_payment(&cause_of(&admin), PaymentId::from_uuid(id), amount, body.reason).await?;
+    Ok(Json(payment_json(&payment)))
+}
