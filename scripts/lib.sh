@@ -92,3 +92,31 @@ ensure_build_tools() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+# Redis on 127.0.0.1:6379. Uses what is running; else starts (or installs, then starts) one.
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+      log "starting Redis with Docker Compose"
+      docker compose up -d redis
+    elif command -v apt-get >/dev/null 2>&1; then
+      log "installing Redis from the OS packages"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+    else
+      log "Redis is not running and cannot be installed here: start one on 127.0.0.1:6379"
+      exit 1
+    fi
+  fi
+  if command -v redis-server >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  fi
+  for _ in $(seq 1 30); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  log "Redis did not come up on 127.0.0.1:6379"
+  exit 1
+}

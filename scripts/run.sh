@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the product and serves it on :8080 with a demo event.
+# Sets up what is missing (PostgreSQL, Redis), migrates, seeds the demo event, and serves the API
+# on :8080 (HTTP_ADDR to change it). Ctrl-C stops it cleanly.
 #
-# Today the repository holds the domain core and the write side (event store, runtime, sagas,
-# timers). The HTTP server, the bus, the read models and the SPA are the next issues; until they
-# land this script sets up PostgreSQL, migrates, builds, and says what is missing.
+# Sign in as an admin: the first line printed below is a one-time link for ADMIN_EMAIL
+# (default admin@localhost.test); customers ask for a link at POST /api/auth/magic-link/send.
+# Without SMTP, mails land in ./mail-outbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,19 +12,25 @@ source scripts/lib.sh
 ensure_rust
 ensure_build_tools
 ensure_postgres
+ensure_redis
 
 log "building"
 cargo build --release --bin ticketing
+bin="$CARGO_TARGET_DIR/release/ticketing"
 
+export ADMIN_EMAILS="${ADMIN_EMAILS:-admin@localhost.test}"
 log "migrating"
-"$CARGO_TARGET_DIR/release/ticketing" migrate
+"$bin" migrate
+log "seeding the demo event"
+"$bin" seed-demo
+admin="${ADMIN_EMAILS%%,*}"
+log "one-time admin sign-in link for $admin (POST its token to /api/auth/magic-link/verify):"
+"$bin" bootstrap-admin --email "$admin"
 
 cat <<'MSG'
 
-Built `ticketing` and migrated the events database (ticketing_events).
-Not there yet, so nothing is served on :8080:
-  - the HTTP server (`ticketing serve`), REST API and WebSocket feed
-  - the event bus, read models and analytics
-  - the Svelte SPA
-Run scripts/test.sh to check everything that exists.
+Serving the API on http://localhost:8080 (try /health/ready and /api/events).
+Not there yet: the Svelte SPA, WebSocket availability feed, OAuth, passkeys, idempotency keys,
+OpenAPI, /metrics.
 MSG
+exec "$bin" serve

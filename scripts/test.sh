@@ -8,6 +8,7 @@ source scripts/lib.sh
 ensure_rust
 ensure_build_tools
 ensure_postgres
+ensure_redis
 ensure_tansu
 
 log "format check"

@@ -19,6 +19,13 @@ enum Cmd {
     Serve,
     /// Create the databases if missing and bring their schemas up to date.
     Migrate,
+    /// Create (once) a published, on-sale demo event with a general and a numbered section.
+    SeedDemo,
+    /// Make `--email` an admin and print a one-time sign-in link for it.
+    BootstrapAdmin {
+        #[arg(long)]
+        email: String,
+    },
     /// Empty read models and replay them from the start of the event log.
     RebuildProjections {
         /// Only this read model (catalogue, availability, reservations, payments, sales, analytics).
@@ -63,6 +70,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             migrate_all(&config).await?;
             database::migrate(&config.database_url_auth, &database::AUTH_MIGRATOR).await?;
             tracing::info!("databases migrated");
+        }
+        Cmd::SeedDemo => {
+            migrate_all(&config).await?;
+            let created = ticketing::demo::seed(&config).await.map_err(|e| e.to_string())?;
+            eprintln!("{}", if created { "demo event created" } else { "demo event already there" });
+        }
+        Cmd::BootstrapAdmin { email } => {
+            database::migrate(&config.database_url_auth, &database::AUTH_MIGRATOR).await?;
+            let link = ticketing::demo::bootstrap_admin(&config, &email).await.map_err(|e| e.to_string())?;
+            println!("{link}");
         }
         Cmd::RebuildProjections { only } => {
             let (events, projections, analytics) = migrate_all(&config).await?;

@@ -160,3 +160,47 @@ async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn seed_demo_is_idempotent_and_bootstrap_admin_prints_a_sign_in_link() {
+    let (events, projections, analytics, auth) = (
+        crate::support::TestDb::new().await,
+        crate::support::TestDb::projections().await,
+        crate::support::TestDb::analytics().await,
+        crate::support::TestDb::auth().await,
+    );
+    let prefix = format!("ticketing_test_{}:", Uuid::new_v4().simple());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ticketing"))
+            .args(args)
+            .env("DATABASE_URL_EVENTS", &events.url)
+            .env("DATABASE_URL_PROJECTIONS", &projections.url)
+            .env("DATABASE_URL_ANALYTICS", &analytics.url)
+            .env("DATABASE_URL_AUTH", &auth.url)
+            .env("REDIS_PREFIX", &prefix)
+            .output()
+            .unwrap()
+    };
+    for expected in ["demo event created", "demo event already there"] {
+        let output = run(&["seed-demo"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success() && stderr.contains(expected), "{stderr}");
+    }
+    let rt = crate::support::runtime_on(events.pool.clone(), crate::support::fast_config());
+    let demo = rt.event(ticketing::domain::ids::EventId::from_uuid(ticketing::demo::DEMO_EVENT_ID)).await.unwrap();
+    assert_eq!(demo.status, ticketing::domain::event::EventStatus::SalesOpen);
+    assert_eq!(demo.sections.len(), 2);
+
+    let output = run(&["bootstrap-admin", "--email", "Boss@Example.com"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let link = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let token = link.strip_prefix("http://localhost:8080/auth/verify?token=").expect("a sign-in link");
+    assert_eq!(token.len(), 64);
+    let role: String = sqlx::query_scalar("SELECT role FROM users WHERE email = 'boss@example.com'")
+        .fetch_one(&auth.pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "admin");
+    let bad = run(&["bootstrap-admin", "--email", "not-an-address"]);
+    assert!(!bad.status.success());
+}
