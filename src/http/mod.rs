@@ -2,6 +2,7 @@
 //! the layers every request goes through (request id, tracing, timeout, body limit,
 //! compression, CORS).
 
+pub mod analytics;
 pub mod auth;
 pub mod error;
 pub mod events;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(reservations::router())
         .merge(tickets::router())
+        .merge(analytics::router())
         .fallback(error::not_found)
         .with_state(state)
         .layer(CompressionLayer::new())

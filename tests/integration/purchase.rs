@@ -116,6 +116,32 @@ async fn an_admin_opens_sales_and_a_customer_buys_two_seats_over_http() {
     assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "PAYMENT_NOT_FOUND"));
     body(app.get_as(&admin, &format!("/api/reservations/{reservation}")).await, StatusCode::OK).await;
 
+    // Her history, lifetime value and the event's analytics show the purchase.
+    let me: Value = body(app.get_as(&alice, "/api/auth/session").await, StatusCode::OK).await;
+    let alice_id = me["user"]["id"].as_str().unwrap().to_owned();
+    let history = body(app.get_as(&alice, &format!("/api/customers/{alice_id}/history")).await, StatusCode::OK).await;
+    assert_eq!(
+        (history["total"].as_i64(), history["purchases"][0]["event_name"].as_str()),
+        (Some(1), Some("Harbour Lights Festival"))
+    );
+    let value =
+        body(app.get_as(&alice, &format!("/api/customers/{alice_id}/lifetime-value")).await, StatusCode::OK).await;
+    assert_eq!((value["net_cents"].as_i64(), value["favourite_section"].as_str()), (Some(14_400), Some("Balcony")));
+    assert_eq!(
+        error(app.get_as(&bob, &format!("/api/customers/{alice_id}/history")).await).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // The sales and analytics read models are fed by consumers of their own: wait for them.
+    let analytics =
+        eventually(&app, &admin, &format!("/api/events/{event}/analytics"), |b| b["tickets_sold"] == 2).await;
+    assert_eq!(analytics["revenue_cents"].as_i64(), Some(14_400));
+    assert_eq!(analytics["by_tier"]["early_bird"]["tickets_sold"], 2);
+    assert_eq!(
+        error(app.get_as(&alice, &format!("/api/events/{event}/analytics")).await).await.0,
+        StatusCode::FORBIDDEN
+    );
+    eventually(&app, &admin, "/api/analytics/events/top-sellers", |b| b["events"][0]["event_id"] == json!(event)).await;
+
     // Alice gives a ticket to Bob: it is his alone now.
     let ticket = paid["tickets"][0]["ticket_id"].as_str().unwrap().to_owned();
     body(
@@ -138,6 +164,22 @@ async fn an_admin_opens_sales_and_a_customer_buys_two_seats_over_http() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// GETs `path` as `token` until `ready` accepts the body.
+async fn eventually(app: &TestApp, token: &str, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = app.get_as(token, path).await;
+        if response.status() == StatusCode::OK {
+            let body: Value = response.json().await.unwrap();
+            if ready(&body) {
+                return body;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path} never became ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn error(response: reqwest::Response) -> (StatusCode, String) {

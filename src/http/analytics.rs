@@ -1,0 +1,168 @@
+//! Customer history and lifetime value (owner or admin), per-event sales (admin), and the
+//! dashboards over the analytics star schema (admin). All read models: they may lag a moment.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::{AdminUser, SignedIn};
+use super::error::{ApiError, Json, Path, Query, Result};
+use crate::analytics::queries;
+use crate::domain::DomainError;
+use crate::projections::{reservations as read_model, sales};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/customers/{id}/history", get(history))
+        .route("/api/customers/{id}/lifetime-value", get(lifetime_value))
+        .route("/api/events/{id}/analytics", get(event_analytics))
+        .route("/api/analytics/sales/time-series", get(time_series))
+        .route("/api/analytics/events/top-sellers", get(top_sellers))
+        .route("/api/analytics/customers/segments", get(segments))
+        .route("/api/analytics/sections/popularity", get(popularity))
+}
+
+fn analytics_down(error: sqlx::Error) -> ApiError {
+    ApiError::unavailable("analytics_db", error)
+}
+
+/// A customer's own data is theirs and admins' only; anyone else gets "not found".
+fn may_see(signed_in: &SignedIn, customer: Uuid) -> Result<()> {
+    if signed_in.user.id == customer || signed_in.user.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("NOT_FOUND", "no such customer"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<Uuid>,
+    Query(q): Query<Page>,
+) -> Result<Json<Value>> {
+    may_see(&signed_in, id)?;
+    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(20));
+    if !(1..=10_000).contains(&page) || !(1..=100).contains(&per_page) {
+        return Err(DomainError::validation("page", "page 1..10000, per_page 1..100").into());
+    }
+    let (purchases, total) = read_model::history(&state.projections, id, page, per_page).await?;
+    Ok(Json(json!({ "purchases": purchases, "page": page, "per_page": per_page, "total": total })))
+}
+
+async fn lifetime_value(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    may_see(&signed_in, id)?;
+    Ok(Json(match read_model::lifetime_value(&state.projections, id).await? {
+        Some(value) => json!(value),
+        None => {
+            json!({ "customer_id": id, "purchases": 0, "tickets": 0, "spent_cents": 0, "refunded_cents": 0, "net_cents": 0,
+                        "favourite_section": null, "first_purchase_at": null, "last_purchase_at": null })
+        }
+    }))
+}
+
+async fn event_analytics(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>> {
+    if crate::projections::catalogue::get(&state.projections, id).await?.is_none() {
+        return Err(DomainError::EventNotFound.into());
+    }
+    let sales = sales::for_event(&state.projections, id).await?;
+    let mut by_section = serde_json::Map::new();
+    let mut by_tier = serde_json::Map::new();
+    for line in &sales.lines {
+        for (map, key) in [(&mut by_section, &line.section), (&mut by_tier, &line.pricing_tier)] {
+            let entry = map
+                .entry(key.clone())
+                .or_insert_with(|| json!({ "tickets_sold": 0, "revenue_cents": 0, "refunds_cents": 0 }));
+            entry["tickets_sold"] = json!(entry["tickets_sold"].as_i64().unwrap_or(0) + i64::from(line.tickets_sold));
+            entry["revenue_cents"] = json!(entry["revenue_cents"].as_i64().unwrap_or(0) + line.revenue_cents);
+            entry["refunds_cents"] = json!(entry["refunds_cents"].as_i64().unwrap_or(0) + line.refunds_cents);
+        }
+    }
+    Ok(Json(json!({
+        "event_id": id,
+        "tickets_sold": sales.tickets_sold,
+        "revenue_cents": sales.net_revenue_cents,
+        "gross_revenue_cents": sales.gross_revenue_cents,
+        "refunds_cents": sales.refunds_cents,
+        "average_price_cents": sales.average_price_cents,
+        "by_section": by_section,
+        "by_tier": by_tier,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesQuery {
+    event_id: Option<Uuid>,
+    days: Option<i32>,
+}
+
+async fn time_series(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Json<Value>> {
+    let days = q.days.unwrap_or(30);
+    if !(1..=3_650).contains(&days) {
+        return Err(DomainError::validation("days", "must be between 1 and 3650").into());
+    }
+    let series = queries::sales_time_series(&state.analytics, q.event_id, days).await.map_err(analytics_down)?;
+    Ok(Json(json!({ "days": series })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitQuery {
+    limit: Option<i64>,
+}
+
+async fn top_sellers(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<Value>> {
+    let limit = q.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(DomainError::validation("limit", "must be between 1 and 100").into());
+    }
+    Ok(Json(json!({ "events": queries::top_sellers(&state.analytics, limit).await.map_err(analytics_down)? })))
+}
+
+async fn segments(State(state): State<AppState>, AdminUser(_): AdminUser) -> Result<Json<Value>> {
+    Ok(Json(json!({ "segments": queries::customer_segments(&state.analytics).await.map_err(analytics_down)? })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFilter {
+    event_id: Option<Uuid>,
+}
+
+async fn popularity(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<EventFilter>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "sections": queries::section_popularity(&state.analytics, q.event_id).await.map_err(analytics_down)? }),
+    ))
+}
