@@ -95,7 +95,8 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-fn hashed(token: &str) -> String {
+/// SHA-256 of `text`, hex-encoded.
+pub fn hashed(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -132,6 +133,16 @@ impl Auth {
 
     pub fn users_db(&self) -> &PgPool {
         &self.users
+    }
+
+    /// Redis, for the other short-lived records kept beside sessions (idempotency keys).
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// Every key this instance writes starts with this.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     fn key(&self, kind: &str, token: &str) -> String {

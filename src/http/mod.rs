@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod reservations;
 pub mod tickets;
 
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(analytics::router())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)

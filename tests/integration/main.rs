@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod cli;
 mod domain_purity;
+mod idempotency;
 mod kafka;
 mod projections;
 mod purchase;
