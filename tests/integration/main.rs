@@ -6,6 +6,7 @@
 
 mod api;
 mod auth;
+mod authorization;
 mod cli;
 mod domain_purity;
 mod idempotency;
