@@ -78,6 +78,7 @@ impl Application {
             None => EventBus::InProcess(store.clone()),
         };
 
+        crate::http::metrics::handle();
         let (shutdown, stopped) = watch::channel(false);
         let mut background = Vec::new();
         // The worker is also crash recovery: its first round carries out whatever a previous

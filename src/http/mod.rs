@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod reservations;
 pub mod tickets;
 
@@ -69,8 +70,10 @@ pub fn router(state: AppState) -> Router {
         .merge(reservations::router())
         .merge(tickets::router())
         .merge(analytics::router())
+        .merge(metrics::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)

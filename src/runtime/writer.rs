@@ -281,6 +281,9 @@ impl<A: Stored> Writer<A> {
             }
             tx.commit().await?;
             loaded.version = version;
+            for (event, _) in &events {
+                metrics::counter!("domain_events_total", "type" => A::event_type(event)).increment(1);
+            }
             pending = new_effects.into_iter().zip(ids).map(|((effect, _), id)| PendingEffect { id, effect }).collect();
         }
         let state = self.loaded.as_ref().map(|l| &l.state);

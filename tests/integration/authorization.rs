@@ -87,6 +87,8 @@ fn table(f: &Fixture) -> Vec<Row> {
     vec![
         (Method::GET, "/health", "/health".into(), None, [A, A, A, A]),
         (Method::GET, "/health/ready", "/health/ready".into(), None, [A, A, A, A]),
+        // Operators' scrape endpoint; restrict it at the network edge (RUNBOOK.md).
+        (Method::GET, "/metrics", "/metrics".into(), None, [A, A, A, A]),
         (
             Method::POST,
             "/api/auth/magic-link/send",

@@ -142,6 +142,18 @@ async fn an_admin_opens_sales_and_a_customer_buys_two_seats_over_http() {
     );
     eventually(&app, &admin, "/api/analytics/events/top-sellers", |b| b["events"][0]["event_id"] == json!(event)).await;
 
+    // Operators see it in /metrics: requests by matched route, domain events, lag.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for needle in [
+        r#"http_requests_total{method="POST",route="/api/reservations",status="201"}"#,
+        r#"route="/api/reservations/{id}/payment""#,
+        r#"domain_events_total{type="ReservationCompleted"}"#,
+        r#"projection_lag_events{projector="reservations"}"#,
+        "db_pool_connections",
+    ] {
+        assert!(metrics.contains(needle), "/metrics lacks {needle}");
+    }
+
     // Alice gives a ticket to Bob: it is his alone now.
     let ticket = paid["tickets"][0]["ticket_id"].as_str().unwrap().to_owned();
     body(
