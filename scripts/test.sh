@@ -15,7 +15,8 @@ log "format check"
 cargo fmt --all -- --check
 
 log "tests"
-cargo test --all-targets --no-fail-fast
+# Benches are load runs with their own scripts (scripts/bench-*.sh), not tests.
+cargo test --lib --bins --tests --no-fail-fast
 
 log "clippy (warnings are errors)"
 cargo clippy --all-targets -- -D warnings
