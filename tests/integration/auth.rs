@@ -110,3 +110,50 @@ async fn too_many_auth_requests_from_one_address_get_429_with_retry_after() {
     // Other routes are not limited.
     assert_eq!(app.get("/health").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_expired_session_is_401_everywhere() {
+    let app = spawn_app().await;
+    let session = app.sign_in("dora@example.com").await;
+    assert_eq!(app.get_as(&session, "/api/auth/session").await.status(), StatusCode::OK);
+    // Let the session's 24 hours run out: its Redis key lapses.
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}session:*", app.redis_prefix)).query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let _: i64 = redis::cmd("PEXPIRE").arg(&keys[0]).arg(1).query_async(&mut conn).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for path in ["/api/auth/session", "/api/reservations", "/api/tickets"] {
+        assert_eq!(app.get_as(&session, path).await.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn browsers_from_allowed_origins_may_call_and_large_answers_are_compressed() {
+    let app = spawn_app().await;
+    // spawn_app allows http://localhost:5173.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/api/events", app.address))
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "http://localhost:5173");
+    let foreign = app
+        .client
+        .get(format!("{}/api/events", app.address))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+
+    let compressed =
+        app.client.get(format!("{}/health/ready", app.address)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(compressed.status(), StatusCode::OK);
+    assert_eq!(compressed.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+}

@@ -102,7 +102,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub runtime: Runtime,
     pub outbox: std::path::PathBuf,
-    redis_prefix: String,
+    pub redis_prefix: String,
     /// Held so the databases live as long as the app (dropped with it).
     _databases: (TestDb, TestDb, TestDb, TestDb),
 }
