@@ -22,10 +22,6 @@ pub struct AnalyticsEtl {
     last_refresh_ms: AtomicI64,
 }
 
-fn cents(m: crate::domain::money::Money) -> i64 {
-    i64::try_from(m.cents()).unwrap_or(i64::MAX)
-}
-
 /// `YYYYMMDD` and `HHMMSS` keys of an instant (UTC).
 pub fn date_time_ids(at: Timestamp) -> (i32, i32) {
     let date = at.year() * 10_000 + i32::try_from(at.month() * 100 + at.day()).unwrap_or(0);
@@ -143,7 +139,7 @@ impl Projector for AnalyticsEtl {
                             )
                             .bind(id)
                             .bind(tier.as_str())
-                            .bind(cents(*unit_price))
+                            .bind(unit_price.cents_i64())
                             .bind(i32::try_from(seats.len()).unwrap_or(i32::MAX))
                             .execute(&mut *tx)
                             .await?;
@@ -182,7 +178,7 @@ impl Projector for AnalyticsEtl {
                             .bind(stg.1)
                             .bind(at)
                             .bind(count)
-                            .bind(cents(*captured))
+                            .bind(captured.cents_i64())
                             .execute(&mut *tx)
                             .await?;
                             sqlx::query(
@@ -197,7 +193,7 @@ impl Projector for AnalyticsEtl {
                             .bind(time_id)
                             .bind(payment_id.as_uuid())
                             .bind(count)
-                            .bind(cents(*captured))
+                            .bind(captured.cents_i64())
                             .bind(at)
                             .execute(&mut *tx)
                             .await?;
@@ -214,14 +210,14 @@ impl Projector for AnalyticsEtl {
                                  WHERE reservation_id = $1 AND payment_id = $3 RETURNING customer_id",
                             )
                             .bind(id)
-                            .bind(cents(*amount))
+                            .bind(amount.cents_i64())
                             .bind(payment_id.as_uuid())
                             .fetch_optional(&mut *tx)
                             .await?;
                             if let Some(customer) = customer {
                                 sqlx::query("UPDATE dim_customers SET lifetime_value_cents = lifetime_value_cents - $2 WHERE customer_id = $1")
                                     .bind(customer)
-                                    .bind(cents(*amount))
+                                    .bind(amount.cents_i64())
                                     .execute(&mut *tx)
                                     .await?;
                             }

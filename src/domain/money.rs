@@ -39,6 +39,11 @@ impl Money {
         self.0
     }
 
+    /// The amount as a database `BIGINT` (amounts are bounded far below `i64::MAX`).
+    pub fn cents_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }

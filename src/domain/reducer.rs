@@ -40,12 +40,6 @@ impl<E> Decision<E> {
     }
 
     #[must_use]
-    pub fn and_event(mut self, event: E) -> Self {
-        self.events.push(event);
-        self
-    }
-
-    #[must_use]
     pub fn with(mut self, effect: Effect) -> Self {
         self.effects.push(effect);
         self

@@ -58,7 +58,7 @@ pub fn reservation_json(r: &ReservationDetails) -> Value {
         body["tickets"] = json!(r
             .tickets
             .iter()
-            .map(|t| json!({ "ticket_id": t.ticket_id, "seat_number": t.seat.label.map(|l| l.to_string()), "owner_id": t.owner, "status": format!("{:?}", t.status).to_lowercase() }))
+            .map(|t| json!({ "ticket_id": t.ticket_id, "seat_number": t.seat.label.map(|l| l.to_string()), "owner_id": t.owner, "status": t.status.as_str() }))
             .collect::<Vec<_>>());
     }
     body

@@ -36,7 +36,7 @@ impl Projector for Payments {
                     .bind(id)
                     .bind(reservation_id.as_uuid())
                     .bind(customer_id.as_uuid())
-                    .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+                    .bind(amount.cents_i64())
                     .bind(created)
                     .execute(&mut *tx)
                     .await?;
@@ -68,7 +68,7 @@ impl Projector for Payments {
                          WHERE payment_id = $1",
                     )
                     .bind(id)
-                    .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+                    .bind(amount.cents_i64())
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;

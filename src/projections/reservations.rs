@@ -12,10 +12,6 @@ use crate::domain::reservation::{ReservationEvent, ReservationStatus};
 #[derive(Debug)]
 pub struct Reservations;
 
-fn cents(m: crate::domain::money::Money) -> i64 {
-    i64::try_from(m.cents()).unwrap_or(i64::MAX)
-}
-
 impl Projector for Reservations {
     fn name(&self) -> &'static str {
         "reservations"
@@ -76,8 +72,8 @@ impl Projector for Reservations {
                     .bind(id)
                     .bind(serde_json::Value::Array(seats))
                     .bind(tier.as_str())
-                    .bind(cents(*unit_price))
-                    .bind(cents(*total))
+                    .bind(unit_price.cents_i64())
+                    .bind(total.cents_i64())
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
@@ -106,7 +102,7 @@ impl Projector for Reservations {
                          WHERE reservation_id = $1 RETURNING event_id, customer_id, section",
                     )
                     .bind(id)
-                    .bind(cents(*captured))
+                    .bind(captured.cents_i64())
                     .bind(completed)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -137,7 +133,7 @@ impl Projector for Reservations {
                     .bind(event_id)
                     .bind(&section)
                     .bind(count)
-                    .bind(cents(*captured))
+                    .bind(captured.cents_i64())
                     .bind(completed)
                     .execute(&mut *tx)
                     .await?;
@@ -151,7 +147,7 @@ impl Projector for Reservations {
                     )
                     .bind(customer_id)
                     .bind(count)
-                    .bind(cents(*captured))
+                    .bind(captured.cents_i64())
                     .bind(completed)
                     .execute(&mut *tx)
                     .await?;
@@ -194,7 +190,7 @@ impl Projector for Reservations {
                 ReservationEvent::LatePaymentRefunded { amount, .. } => {
                     sqlx::query("UPDATE reservations SET captured_cents = captured_cents + $2, updated_at = $3 WHERE reservation_id = $1")
                         .bind(id)
-                        .bind(cents(*amount))
+                        .bind(amount.cents_i64())
                         .bind(at)
                         .execute(&mut *tx)
                         .await?;
@@ -207,7 +203,7 @@ impl Projector for Reservations {
                          RETURNING customer_id, (payment_id = $4 AND completed_at IS NOT NULL)",
                     )
                     .bind(id)
-                    .bind(cents(*amount))
+                    .bind(amount.cents_i64())
                     .bind(at)
                     .bind(payment_id.as_uuid())
                     .fetch_optional(&mut *tx)
@@ -215,12 +211,12 @@ impl Projector for Reservations {
                     if let Some((customer, true)) = row {
                         sqlx::query("UPDATE customer_purchases SET refunded_cents = refunded_cents + $2 WHERE reservation_id = $1")
                             .bind(id)
-                            .bind(cents(*amount))
+                            .bind(amount.cents_i64())
                             .execute(&mut *tx)
                             .await?;
                         sqlx::query("UPDATE customer_lifetime_value SET refunded_cents = refunded_cents + $2 WHERE customer_id = $1")
                             .bind(customer)
-                            .bind(cents(*amount))
+                            .bind(amount.cents_i64())
                             .execute(&mut *tx)
                             .await?;
                     }

@@ -10,10 +10,6 @@ use crate::domain::reservation::ReservationEvent;
 #[derive(Debug)]
 pub struct Sales;
 
-fn cents(m: crate::domain::money::Money) -> i64 {
-    i64::try_from(m.cents()).unwrap_or(i64::MAX)
-}
-
 impl Projector for Sales {
     fn name(&self) -> &'static str {
         "sales"
@@ -55,7 +51,7 @@ impl Projector for Sales {
                     sqlx::query("UPDATE sales_pending SET pricing_tier = $2, unit_price_cents = $3, quantity = $4 WHERE reservation_id = $1")
                         .bind(id)
                         .bind(tier.as_str())
-                        .bind(cents(*unit_price))
+                        .bind(unit_price.cents_i64())
                         .bind(i32::try_from(seats.len()).unwrap_or(i32::MAX))
                         .execute(&mut *tx)
                         .await?;
@@ -71,7 +67,7 @@ impl Projector for Sales {
                                revenue_cents = sales_by_tier.revenue_cents + EXCLUDED.revenue_cents",
                     )
                     .bind(id)
-                    .bind(cents(*captured))
+                    .bind(captured.cents_i64())
                     .bind(payment_id.as_uuid())
                     .execute(&mut *tx)
                     .await?;
@@ -97,7 +93,7 @@ impl Projector for Sales {
                            AND t.event_id = p.event_id AND t.section = p.section AND t.pricing_tier = p.pricing_tier",
                     )
                     .bind(id)
-                    .bind(cents(*amount))
+                    .bind(amount.cents_i64())
                     .bind(payment_id.as_uuid())
                     .execute(&mut *tx)
                     .await?;

@@ -163,7 +163,7 @@ impl PaymentGateway for SimulatedGateway {
             )
             .bind(payment.as_uuid())
             .bind(status)
-            .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+            .bind(amount.cents_i64())
             .bind(card.last4.to_string())
             .bind(reason)
             .bind(format!("sim_{}", Uuid::new_v4().simple()))
@@ -181,7 +181,7 @@ impl PaymentGateway for SimulatedGateway {
                  VALUES ($1, 'voided', $2, $3) ON CONFLICT (payment_id) DO NOTHING",
             )
             .bind(payment.as_uuid())
-            .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+            .bind(amount.cents_i64())
             .bind(format!("sim_{}", Uuid::new_v4().simple()))
             .execute(&self.pool)
             .await
@@ -203,7 +203,7 @@ impl PaymentGateway for SimulatedGateway {
             )
             .bind(refund.as_uuid())
             .bind(payment.as_uuid())
-            .bind(i64::try_from(amount.cents()).unwrap_or(i64::MAX))
+            .bind(amount.cents_i64())
             .execute(&self.pool)
             .await
             .map_err(|e| GatewayError(e.to_string()))?;

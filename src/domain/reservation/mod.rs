@@ -110,6 +110,15 @@ pub enum TicketStatus {
     Void,
 }
 
+impl TicketStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Void => "void",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ticket {
     pub ticket_id: TicketId,
