@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_EMAIL, TestApp, spawn_app};
+use crate::support::{ADMIN_EMAIL, TestApp, card_json, spawn_app};
 
 struct Fixture {
     event: String,
@@ -18,10 +18,6 @@ struct Fixture {
     payment: String,
     ticket: String,
     alice_id: String,
-}
-
-fn card(number: &str) -> Value {
-    json!({ "type": "card", "card_number": number, "expiry": "12/39", "cvc": "123" })
 }
 
 async fn fixture(app: &TestApp, admin: &str, alice: &str) -> Fixture {
@@ -46,7 +42,7 @@ async fn fixture(app: &TestApp, admin: &str, alice: &str) -> Fixture {
         .post_json(
             &format!("/api/reservations/{paid_id}/payment"),
             Some(alice),
-            &json!({ "payment_method": card("4242424242424242") }),
+            &json!({ "payment_method": card_json("4242424242424242") }),
         )
         .await
         .json()
@@ -57,7 +53,7 @@ async fn fixture(app: &TestApp, admin: &str, alice: &str) -> Fixture {
     app.post_json(
         &format!("/api/reservations/{declined_id}/payment"),
         Some(alice),
-        &json!({ "payment_method": card("4000000000000002") }),
+        &json!({ "payment_method": card_json("4000000000000002") }),
     )
     .await;
     let me: Value = app.get_as(alice, "/api/auth/session").await.json().await.unwrap();
@@ -83,7 +79,7 @@ type Row = (Method, &'static str, String, Option<Value>, [u16; 4]);
 #[allow(clippy::many_single_char_names)]
 fn table(f: &Fixture) -> Vec<Row> {
     let (e, d, r, x, p, t, c) = (&f.event, &f.draft, &f.paid, &f.declined, &f.payment, &f.ticket, &f.alice_id);
-    let pay = json!({ "payment_method": card("4242424242424242") });
+    let pay = json!({ "payment_method": card_json("4242424242424242") });
     vec![
         (Method::GET, "/health", "/health".into(), None, [A, A, A, A]),
         (Method::GET, "/health/ready", "/health/ready".into(), None, [A, A, A, A]),
@@ -179,7 +175,7 @@ fn table(f: &Fixture) -> Vec<Row> {
             Method::POST,
             "/api/payments",
             "/api/payments".into(),
-            Some(json!({ "reservation_id": x, "payment_method": card("4242424242424242") })),
+            Some(json!({ "reservation_id": x, "payment_method": card_json("4242424242424242") })),
             [401, 422, 404, 404],
         ),
         (Method::GET, "/api/payments/{id}", format!("/api/payments/{p}"), None, [401, A, 404, A]),

@@ -15,15 +15,13 @@ use ticketing::domain::money::Money;
 use ticketing::domain::payment::RefundAmount;
 use ticketing::domain::reservation::ReservationStatus;
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
-use ticketing::domain::values::{Category, EventName, Quantity, SectionName, Venue};
+use ticketing::domain::values::{Category, EventName, SectionName, Venue};
 use ticketing::projections::{self, Projector};
-use ticketing::runtime::gateway::Card;
-use ticketing::runtime::purchase::ReserveRequest;
 use ticketing::runtime::{Cause, RuntimeConfig};
 use ticketing::store::{EventStore, LogPosition};
 use uuid::Uuid;
 
-use crate::support::{TestDb, fast_config, runtime_on};
+use crate::support::{TestDb, card, fast_config, request, runtime_on};
 
 pub struct Scenario {
     pub event_a: EventId,
@@ -56,19 +54,6 @@ fn new_event(name: &str) -> NewEvent {
             },
         ],
     }
-}
-
-fn request(event_id: EventId, section: &str, quantity: i64, seats: Option<&[&str]>) -> ReserveRequest {
-    ReserveRequest {
-        event_id,
-        section: SectionName::parse(section).unwrap(),
-        quantity: Quantity::new(quantity).unwrap(),
-        seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
-    }
-}
-
-fn card(number: &str) -> Card {
-    Card::parse(number, "12/39", "123", Utc::now()).unwrap()
 }
 
 /// Events created, holds, a purchase, a declined card, an expiry, a cancellation with refund, a

@@ -3,11 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_EMAIL, TestApp, spawn_app};
-
-fn card(number: &str) -> Value {
-    json!({ "type": "card", "card_number": number, "expiry": "12/39", "cvc": "123" })
-}
+use crate::support::{ADMIN_EMAIL, TestApp, card_json, spawn_app};
 
 async fn body(response: reqwest::Response, expected: StatusCode) -> Value {
     let status = response.status();
@@ -65,7 +61,7 @@ async fn an_admin_opens_sales_and_a_customer_buys_two_seats_over_http() {
         .post_json(
             &format!("/api/reservations/{reservation}/payment"),
             Some(&alice),
-            &json!({ "payment_method": card("4242 4242 4242 4242") }),
+            &json!({ "payment_method": card_json("4242 4242 4242 4242") }),
         )
         .await;
     let paid = body(paid, StatusCode::OK).await;
@@ -222,7 +218,7 @@ async fn declined_cards_sold_out_sections_and_roles_answer_with_their_codes() {
         .post_json(
             &format!("/api/reservations/{id}/payment"),
             Some(&carol),
-            &json!({ "payment_method": card("4000000000009995") }),
+            &json!({ "payment_method": card_json("4000000000009995") }),
         )
         .await;
     let declined = body(declined, StatusCode::PAYMENT_REQUIRED).await;

@@ -15,15 +15,14 @@ use ticketing::domain::payment::PaymentStatus;
 use ticketing::domain::reducer::{Aggregate, Command};
 use ticketing::domain::reservation::{ReservationCommand, ReservationStatus};
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
-use ticketing::domain::values::{Category, EventName, Quantity, SectionName, Venue};
-use ticketing::runtime::gateway::{Card, PaymentGateway, SimulatedGateway};
-use ticketing::runtime::purchase::ReserveRequest;
+use ticketing::domain::values::{Category, EventName, SectionName, Venue};
+use ticketing::runtime::gateway::{PaymentGateway, SimulatedGateway};
 use ticketing::runtime::{Cause, Runtime, RuntimeConfig, RuntimeError};
 use ticketing::store::stream_id;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::support::{TestDb, fast_config, runtime_on};
+use crate::support::{TestDb, card, fast_config, request, runtime_on};
 
 fn section(name: &str, layout: SectionLayout, cents: u64) -> SectionSpec {
     SectionSpec { name: SectionName::parse(name).unwrap(), layout, base_price: Money::from_cents(cents) }
@@ -47,19 +46,6 @@ async fn event_on_sale(rt: &Runtime, floor_capacity: i64) -> EventId {
     rt.change_event(&cause, event_id, EventCommand::Publish).await.unwrap();
     rt.change_event(&cause, event_id, EventCommand::OpenSales).await.unwrap();
     event_id
-}
-
-fn request(event_id: EventId, section: &str, quantity: i64, seats: Option<&[&str]>) -> ReserveRequest {
-    ReserveRequest {
-        event_id,
-        section: SectionName::parse(section).unwrap(),
-        quantity: Quantity::new(quantity).unwrap(),
-        seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
-    }
-}
-
-fn card(number: &str) -> Card {
-    Card::parse(number, "12/39", "123", Utc::now()).unwrap()
 }
 
 fn buyer() -> CustomerId {

@@ -224,3 +224,28 @@ impl TestApp {
         }
     }
 }
+
+/// A request for seats, as the runtime takes it.
+pub fn request(
+    event_id: ticketing::domain::ids::EventId,
+    section: &str,
+    quantity: i64,
+    seats: Option<&[&str]>,
+) -> ticketing::runtime::purchase::ReserveRequest {
+    ticketing::runtime::purchase::ReserveRequest {
+        event_id,
+        section: ticketing::domain::values::SectionName::parse(section).unwrap(),
+        quantity: ticketing::domain::values::Quantity::new(quantity).unwrap(),
+        seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
+    }
+}
+
+/// A test card, valid until 2039.
+pub fn card(number: &str) -> ticketing::runtime::gateway::Card {
+    ticketing::runtime::gateway::Card::parse(number, "12/39", "123", chrono::Utc::now()).unwrap()
+}
+
+/// The same card as an API `payment_method`.
+pub fn card_json(number: &str) -> serde_json::Value {
+    serde_json::json!({ "type": "card", "card_number": number, "expiry": "12/39", "cvc": "123" })
+}
