@@ -78,7 +78,7 @@ ensure_tansu() {
   rm -rf "$TOOLS_DIR/target"
 }
 
-# Native build dependencies of the bundled librdkafka (C compiler, make, zlib, perl).
+# Native build dependencies: the bundled librdkafka (C compiler, make, zlib, perl) and OpenSSL.
 ensure_build_tools() {
   local missing=()
   command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -86,6 +86,8 @@ ensure_build_tools() {
   command -v perl >/dev/null 2>&1 || missing+=(perl)
   [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  # OpenSSL headers: webauthn-rs (passkeys) and the TLS stack for SMTP and OpenID providers.
+  [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
   if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing build tools: ${missing[*]}"
     $SUDO apt-get update -qq
@@ -119,4 +121,27 @@ ensure_redis() {
   done
   log "Redis did not come up on 127.0.0.1:6379"
   exit 1
+}
+
+# Node.js and npm: the test OpenID provider (tests/oidc) and, later, the SPA build.
+ensure_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      log "installing Node.js from the OS packages"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+    else
+      log "Node.js is missing and cannot be installed here"
+      exit 1
+    fi
+  fi
+}
+
+# The OpenID provider the OAuth tests start, from its lock file.
+ensure_test_oidc_provider() {
+  ensure_node
+  if [ ! -d tests/oidc/node_modules/oidc-provider ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then
+    log "installing the test OpenID provider (npm ci)"
+    npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
+  fi
 }

@@ -10,6 +10,7 @@ ensure_build_tools
 ensure_postgres
 ensure_redis
 ensure_tansu
+ensure_test_oidc_provider
 
 log "format check"
 cargo fmt --all -- --check

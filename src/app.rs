@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 use crate::analytics::AnalyticsEtl;
 use crate::auth::Auth;
 use crate::auth::mail::Mailer;
+use crate::auth::oidc::Oidc;
+use crate::auth::passkey::Passkeys;
 use crate::bus::EventBus;
 use crate::bus::kafka::KafkaSettings;
 use crate::clock::SystemClock;
@@ -27,6 +29,10 @@ pub enum StartupError {
     Database(#[from] sqlx::Error),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::auth::mail::MailError),
+    #[error("{0}")]
+    Setting(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -64,7 +70,14 @@ impl Application {
         let redis = redis::Client::open(config.redis_url.as_str())?;
         let redis = redis::aio::ConnectionManager::new(redis).await?;
         let auth = Auth::new(auth_db, redis, config.redis_prefix.clone(), &config.admin_emails);
-        let mailer = Mailer::outbox(&config.mail_outbox_dir);
+        let passkeys =
+            Passkeys::new(&config.webauthn_rp_id, &config.public_url, auth.clone()).map_err(StartupError::Setting)?;
+        let oidc =
+            Oidc::new(&config.oidc_providers, &config.public_url, auth.clone()).map_err(StartupError::Setting)?;
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url, &config.mail_from)?,
+            None => Mailer::outbox(&config.mail_outbox_dir, &config.mail_from)?,
+        };
         let store = EventStore::new(events_db.clone());
         let runtime_config = RuntimeConfig { hold_seconds: config.reservation_ttl_seconds, ..RuntimeConfig::default() };
         let runtime = Runtime::new(
@@ -109,6 +122,8 @@ impl Application {
             bus,
             auth,
             mailer,
+            passkeys,
+            oidc,
             config: Arc::new(config),
         };
         Ok(Self { listener, port, state, shutdown, background })

@@ -35,6 +35,66 @@ pub struct Config {
     pub reservation_ttl_seconds: u32,
     /// `DATABASE_MAX_CONNECTIONS` (20): pool size per database.
     pub database_max_connections: u32,
+    /// `SMTP_URL` (unset: mail goes to `MAIL_OUTBOX_DIR`), e.g. `smtps://user:pass@smtp.example.com`.
+    pub smtp_url: Option<String>,
+    /// `MAIL_FROM` (`Ticketing <no-reply@localhost>`).
+    pub mail_from: String,
+    /// `WEBAUTHN_RP_ID` (`localhost`): the domain passkeys are bound to; `PUBLIC_URL` is the origin.
+    pub webauthn_rp_id: String,
+    /// `OIDC_<NAME>_ISSUER`, `OIDC_<NAME>_CLIENT_ID`, `OIDC_<NAME>_CLIENT_SECRET`: one per provider.
+    pub oidc_providers: Vec<OidcProviderConfig>,
+    /// `WS_MAX_CONNECTIONS` (50000): live availability sockets per instance.
+    pub ws_max_connections: usize,
+}
+
+/// One OpenID Connect provider; its name (lower case) is the `{provider}` in the OAuth routes.
+#[derive(Clone)]
+pub struct OidcProviderConfig {
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for OidcProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProviderConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every `OIDC_<NAME>_ISSUER` in `vars` with its client id and secret.
+///
+/// # Errors
+/// A provider with an issuer but no client id or secret.
+pub fn oidc_providers(vars: impl Iterator<Item = (String, String)>) -> Result<Vec<OidcProviderConfig>, ConfigError> {
+    let vars: std::collections::BTreeMap<String, String> = vars.filter(|(_, v)| !v.trim().is_empty()).collect();
+    let mut providers = Vec::new();
+    for (key, issuer) in &vars {
+        let Some(name) = key.strip_prefix("OIDC_").and_then(|k| k.strip_suffix("_ISSUER")) else { continue };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ConfigError {
+                name: "OIDC_<NAME>_ISSUER",
+                reason: format!("{key}: NAME must be letters and digits"),
+            });
+        }
+        let setting = |suffix: &str| {
+            vars.get(&format!("OIDC_{name}_{suffix}")).map(|v| v.trim().to_owned()).ok_or_else(|| ConfigError {
+                name: "OIDC_<NAME>_*",
+                reason: format!("OIDC_{name}_{suffix} is missing for OIDC_{name}_ISSUER"),
+            })
+        };
+        providers.push(OidcProviderConfig {
+            name: name.to_lowercase(),
+            issuer: issuer.trim().trim_end_matches('/').to_owned(),
+            client_id: setting("CLIENT_ID")?,
+            client_secret: setting("CLIENT_SECRET")?,
+        });
+    }
+    Ok(providers)
 }
 
 /// A setting that could not be used.
@@ -93,10 +153,48 @@ impl Config {
             auth_rate_limit: parsed("AUTH_RATE_LIMIT", 100)?,
             reservation_ttl_seconds: ttl,
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 20)?,
+            smtp_url: var("SMTP_URL"),
+            mail_from: var("MAIL_FROM").unwrap_or_else(|| "Ticketing <no-reply@localhost>".into()),
+            webauthn_rp_id: var("WEBAUTHN_RP_ID").unwrap_or_else(|| "localhost".into()),
+            oidc_providers: oidc_providers(std::env::vars())?,
+            ws_max_connections: parsed("WS_MAX_CONNECTIONS", 50_000)?,
         })
     }
 
     pub fn reservation_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.reservation_ttl_seconds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn oidc_providers_are_read_from_their_three_settings() {
+        let providers = oidc_providers(vars(&[
+            ("OIDC_GOOGLE_ISSUER", "https://accounts.google.com/"),
+            ("OIDC_GOOGLE_CLIENT_ID", "id"),
+            ("OIDC_GOOGLE_CLIENT_SECRET", "secret"),
+            ("OIDC_UNRELATED", "x"),
+            ("PATH", "/bin"),
+        ]))
+        .unwrap();
+        assert_eq!(providers.len(), 1);
+        assert_eq!(providers[0].name, "google");
+        assert_eq!(providers[0].issuer, "https://accounts.google.com");
+        assert!(!format!("{:?}", providers[0]).contains("secret"), "the secret is never printed");
+    }
+
+    #[test]
+    fn an_incomplete_or_oddly_named_provider_is_refused() {
+        let missing = oidc_providers(vars(&[("OIDC_X_ISSUER", "https://x"), ("OIDC_X_CLIENT_ID", "id")]));
+        assert!(missing.unwrap_err().reason.contains("OIDC_X_CLIENT_SECRET"));
+        assert!(oidc_providers(vars(&[("OIDC_A-B_ISSUER", "https://x")])).is_err());
+        assert!(oidc_providers(vars(&[("OIDC__ISSUER", "https://x")])).is_err());
     }
 }

@@ -6,6 +6,8 @@
 //! out deletes it, so it is dead on every instance at once.
 
 pub mod mail;
+pub mod oidc;
+pub mod passkey;
 
 use std::fmt::Write as _;
 
@@ -88,7 +90,7 @@ pub fn new_token() -> Result<String, AuthError> {
     Ok(hex(&bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

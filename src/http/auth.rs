@@ -1,5 +1,6 @@
 //! `/api/auth`: magic-link sign-in, the current session, logout; and the extractors every
-//! protected route uses (`SignedIn`, `AdminUser`). OAuth and passkeys are not built yet.
+//! protected route uses (`SignedIn`, `AdminUser`). Passkeys and OAuth live in their own modules
+//! but share this router, so the rate limit covers them.
 
 use std::net::SocketAddr;
 
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/auth/magic-link/verify", post(verify_magic_link))
         .route("/api/auth/session", get(session))
         .route("/api/auth/logout", post(logout))
+        .merge(super::passkeys::routes())
+        .merge(super::oauth::routes())
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
 

@@ -29,6 +29,9 @@ pub enum ApiError {
     NotFound(&'static str, &'static str),
     #[error("sign in first")]
     Unauthenticated,
+    /// A sign-in ceremony (passkey, OAuth) that did not prove who the caller is; says why.
+    #[error("sign-in refused: {0}")]
+    SignInRefused(String),
     #[error("not allowed")]
     Forbidden,
     #[error("the resource was changed concurrently, try again")]
@@ -54,7 +57,7 @@ impl ApiError {
             Self::Domain(e) => domain_status(e),
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", None),
             Self::NotFound(code, _) => (StatusCode::NOT_FOUND, code, None),
-            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None),
+            Self::Unauthenticated | Self::SignInRefused(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None),
             Self::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN", None),
             Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", None),
             Self::PaymentFailed(reason) => {

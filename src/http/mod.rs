@@ -9,6 +9,8 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod oauth;
+pub mod passkeys;
 pub mod reservations;
 pub mod tickets;
 
@@ -27,6 +29,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::auth::mail::Mailer;
+use crate::auth::oidc::Oidc;
+use crate::auth::passkey::Passkeys;
 use crate::bus::EventBus;
 use crate::config::Config;
 use crate::runtime::Runtime;
@@ -41,6 +45,8 @@ pub struct AppState {
     pub bus: EventBus,
     pub auth: Auth,
     pub mailer: Mailer,
+    pub passkeys: Passkeys,
+    pub oidc: Oidc,
     pub config: Arc<Config>,
 }
 

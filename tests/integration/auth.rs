@@ -157,3 +157,39 @@ async fn browsers_from_allowed_origins_may_call_and_large_answers_are_compressed
     assert_eq!(compressed.status(), StatusCode::OK);
     assert_eq!(compressed.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
 }
+
+#[tokio::test]
+async fn sign_in_mail_goes_over_smtp_or_to_the_outbox_and_an_smtp_outage_is_a_503() {
+    let address = |email: &str| json!({ "email": email });
+
+    // SMTP_URL set: delivered to the server the test runs, nothing in the outbox.
+    let app = spawn_app().await;
+    let sent = app.post_json("/api/auth/magic-link/send", None, &address("Mail@Example.com")).await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let delivered = app.smtp.delivered();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].recipients, ["mail@example.com"]);
+    let data = &delivered[0].data;
+    assert!(data.contains("Subject: Your sign-in link"), "{data}");
+    assert!(data.contains("From: \"Ticketing tests\" <no-reply@example.com>"), "{data}");
+    assert!(data.contains("To: mail@example.com"), "{data}");
+    assert!(app.mailed_token("mail@example.com").is_some());
+    assert!(!app.outbox.exists());
+
+    // No SMTP_URL: the outbox directory gets the message.
+    let app = spawn_app_with(|c| c.smtp_url = None).await;
+    let sent = app.post_json("/api/auth/magic-link/send", None, &address("outbox@example.com")).await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    assert!(app.smtp.delivered().is_empty());
+    assert_eq!(std::fs::read_dir(&app.outbox).unwrap().count(), 1);
+    assert!(app.mailed_token("outbox@example.com").is_some());
+
+    // The SMTP server is down: the caller learns it (503, retry later) instead of waiting for a
+    // mail that will never come.
+    let app = spawn_app_with(|c| c.smtp_url = Some("smtp://127.0.0.1:9".into())).await;
+    let refused = app.post_json("/api/auth/magic-link/send", None, &address("down@example.com")).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "DEPENDENCY_UNAVAILABLE");
+    assert_eq!(body["details"]["dependency"], "mail");
+}

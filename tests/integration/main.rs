@@ -11,6 +11,8 @@ mod cli;
 mod domain_purity;
 mod idempotency;
 mod kafka;
+mod oauth;
+mod passkeys;
 mod projections;
 mod purchase;
 mod runtime;

@@ -9,6 +9,8 @@ use ticketing::runtime::{Runtime, RuntimeConfig};
 use ticketing::store::{EventStore, database};
 use uuid::Uuid;
 
+pub mod smtp;
+
 /// The server the tests use: `TEST_DATABASE_URL` or the local one.
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -102,6 +104,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub runtime: Runtime,
     pub outbox: std::path::PathBuf,
+    /// Where the app's mail goes (unless a test sets `smtp_url` to `None`: then to `outbox`).
+    pub smtp: smtp::SmtpSink,
     pub redis_prefix: String,
     /// Held so the databases live as long as the app (dropped with it).
     _databases: (TestDb, TestDb, TestDb, TestDb),
@@ -117,6 +121,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
     let (events, projections, analytics, auth) =
         (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await, TestDb::auth().await);
     let redis_prefix = format!("ticketing_test_{}:", Uuid::new_v4().simple());
+    let smtp = smtp::SmtpSink::start().await;
     let outbox = std::env::temp_dir().join(format!("ticketing-mail-{}", Uuid::new_v4().simple()));
     let mut config = ticketing::config::Config {
         http_addr: "127.0.0.1:0".into(),
@@ -134,6 +139,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         kafka_brokers: None,
         reservation_ttl_seconds: 300,
         database_max_connections: 10,
+        smtp_url: Some(smtp.url.clone()),
+        mail_from: "Ticketing tests <no-reply@example.com>".into(),
+        webauthn_rp_id: "localhost".into(),
+        oidc_providers: Vec::new(),
+        ws_max_connections: 100,
     };
     adjust(&mut config);
     let app = ticketing::app::Application::build(config).await.expect("application");
@@ -145,6 +155,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         client: reqwest::Client::new(),
         runtime,
         outbox,
+        smtp,
         redis_prefix,
         _databases: (events, projections, analytics, auth),
     }
@@ -186,6 +197,13 @@ impl TestApp {
 
     /// The sign-in token in the newest mail to `email`.
     pub fn mailed_token(&self, email: &str) -> Option<String> {
+        let token_in = |text: &str| text.lines().find_map(|l| l.trim_end().strip_prefix("Token: ").map(str::to_owned));
+        let delivered = self.smtp.delivered();
+        if let Some(token) =
+            delivered.iter().rev().filter(|m| m.recipients.iter().any(|r| r == email)).find_map(|m| token_in(&m.data))
+        {
+            return Some(token);
+        }
         let mut mails: Vec<_> =
             std::fs::read_dir(&self.outbox).ok()?.filter_map(Result::ok).map(|e| e.path()).collect();
         mails.sort();

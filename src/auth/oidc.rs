@@ -1,0 +1,257 @@
+//! Sign-in with OpenID Connect providers (authorization code + PKCE + state), with the oauth2 crate.
+//!
+//! Each provider comes from `OIDC_<NAME>_ISSUER/_CLIENT_ID/_CLIENT_SECRET`; its endpoints are
+//! discovered from `<issuer>/.well-known/openid-configuration` on first use (so a provider that is
+//! down does not stop the server from starting) and the discovered issuer must equal the configured
+//! one. `state` and the PKCE verifier live in Redis for ten minutes and are taken once: a forged,
+//! expired or replayed `state` finds nothing. The code is exchanged server to server with the client
+//! secret and the verifier; the address comes from the provider's userinfo endpoint, called with the
+//! access token just obtained over that authenticated channel, and must be `email_verified`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    Scope, TokenResponse, TokenUrl,
+};
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use super::{Auth, AuthError, hashed};
+use crate::config::OidcProviderConfig;
+
+/// How long a user may take at the provider.
+pub const STATE_TTL_SECONDS: u64 = 600;
+
+/// Why an OAuth sign-in did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("unknown provider")]
+    UnknownProvider,
+    /// The callback does not complete a sign-in we started, or the provider refused.
+    #[error("{0}")]
+    Rejected(String),
+    /// The provider could not be reached or answered nonsense.
+    #[error("provider {provider}: {reason}")]
+    Provider { provider: String, reason: String },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<redis::RedisError> for OidcError {
+    fn from(error: redis::RedisError) -> Self {
+        Self::Auth(AuthError::Redis(error))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingSignIn {
+    provider: String,
+    pkce_verifier: String,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
+}
+
+struct Provider {
+    config: OidcProviderConfig,
+    discovered: OnceCell<Discovery>,
+}
+
+/// The configured providers.
+#[derive(Clone)]
+pub struct Oidc {
+    providers: Arc<HashMap<String, Provider>>,
+    http: reqwest::Client,
+    public_url: String,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for Oidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oidc").field("providers", &self.providers.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+impl Oidc {
+    /// # Errors
+    /// The HTTP client cannot be built (no TLS backend).
+    pub fn new(configs: &[OidcProviderConfig], public_url: &str, auth: Auth) -> Result<Self, String> {
+        // No redirects: following one during a token exchange could leak the code elsewhere.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("OIDC HTTP client: {e}"))?;
+        let providers = configs
+            .iter()
+            .map(|c| (c.name.clone(), Provider { config: c.clone(), discovered: OnceCell::new() }))
+            .collect();
+        Ok(Self { providers: Arc::new(providers), http, public_url: public_url.trim_end_matches('/').to_owned(), auth })
+    }
+
+    pub fn provider_names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.providers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn redirect_url(&self, name: &str) -> String {
+        format!("{}/api/auth/oauth/{name}/callback", self.public_url)
+    }
+
+    async fn discovery<'a>(&self, provider: &'a Provider) -> Result<&'a Discovery, OidcError> {
+        let failed = |reason: String| OidcError::Provider { provider: provider.config.name.clone(), reason };
+        provider
+            .discovered
+            .get_or_try_init(|| async {
+                let url = format!("{}/.well-known/openid-configuration", provider.config.issuer);
+                let response = self.http.get(&url).send().await.map_err(|e| failed(format!("discovery: {e}")))?;
+                if !response.status().is_success() {
+                    return Err(failed(format!("discovery answered {}", response.status())));
+                }
+                let discovery: Discovery =
+                    response.json().await.map_err(|e| failed(format!("discovery document: {e}")))?;
+                if discovery.issuer.trim_end_matches('/') != provider.config.issuer {
+                    return Err(failed(format!("discovered issuer {} is not the configured one", discovery.issuer)));
+                }
+                Ok(discovery)
+            })
+            .await
+    }
+
+    fn state_key(&self, state: &str) -> String {
+        format!("{}oauth:state:{}", self.auth.prefix(), hashed(state))
+    }
+
+    /// Where to send the browser: the provider's authorization endpoint with a fresh `state` and
+    /// PKCE challenge (both remembered here).
+    ///
+    /// # Errors
+    /// Unknown provider, discovery failed, or Redis.
+    #[tracing::instrument(skip(self))]
+    pub async fn authorize_url(&self, name: &str) -> Result<String, OidcError> {
+        let provider = self.providers.get(name).ok_or(OidcError::UnknownProvider)?;
+        let discovery = self.discovery(provider).await?;
+        let client = client(&provider.config, discovery, &self.redirect_url(name))?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("openid".into()))
+            .add_scope(Scope::new("email".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = PendingSignIn { provider: name.to_owned(), pkce_verifier: verifier.secret().clone() };
+        let value = serde_json::to_string(&pending).map_err(|e| OidcError::Rejected(e.to_string()))?;
+        let mut redis = self.auth.redis();
+        let () = redis.set_ex(self.state_key(state.secret()), value, STATE_TTL_SECONDS).await?;
+        Ok(url.to_string())
+    }
+
+    /// Completes a sign-in: the verified email address of the person the provider signed in.
+    ///
+    /// # Errors
+    /// `Rejected` for an unknown/expired/replayed `state`, a state issued for another provider, a
+    /// code the provider refuses, or an address it has not verified.
+    #[tracing::instrument(skip_all, fields(provider = name))]
+    pub async fn complete(&self, name: &str, code: &str, state: &str) -> Result<String, OidcError> {
+        let provider = self.providers.get(name).ok_or(OidcError::UnknownProvider)?;
+        let mut redis = self.auth.redis();
+        let pending: Option<String> = redis.get_del(self.state_key(state)).await?;
+        let pending: PendingSignIn = pending
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .ok_or_else(|| OidcError::Rejected("unknown, expired or already used OAuth state".into()))?;
+        if pending.provider != name {
+            return Err(OidcError::Rejected("the OAuth state was issued for another provider".into()));
+        }
+        let discovery = self.discovery(provider).await?;
+        let client = client(&provider.config, discovery, &self.redirect_url(name))?;
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                oauth2::RequestTokenError::ServerResponse(answer) => {
+                    OidcError::Rejected(format!("the provider refused the code: {}", answer.error()))
+                }
+                other => OidcError::Provider {
+                    provider: name.to_owned(),
+                    reason: format!("token exchange: {}", chain(&other)),
+                },
+            })?;
+        let failed = |reason: String| OidcError::Provider { provider: name.to_owned(), reason };
+        let response = self
+            .http
+            .get(&discovery.userinfo_endpoint)
+            .bearer_auth(token.access_token().secret())
+            .send()
+            .await
+            .map_err(|e| failed(format!("userinfo: {e}")))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("userinfo answered {}", response.status())));
+        }
+        let info: UserInfo = response.json().await.map_err(|e| failed(format!("userinfo document: {e}")))?;
+        let verified = matches!(info.email_verified, Some(serde_json::Value::Bool(true)))
+            || matches!(&info.email_verified, Some(serde_json::Value::String(s)) if s == "true");
+        let email = info.email.ok_or_else(|| OidcError::Rejected("the provider gave no email address".into()))?;
+        if !verified {
+            return Err(OidcError::Rejected("the provider has not verified this email address".into()));
+        }
+        Ok(email)
+    }
+}
+
+type ConfiguredClient = oauth2::Client<
+    oauth2::basic::BasicErrorResponse,
+    oauth2::basic::BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    oauth2::StandardRevocableToken,
+    oauth2::basic::BasicRevocationErrorResponse,
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn client(config: &OidcProviderConfig, discovery: &Discovery, redirect: &str) -> Result<ConfiguredClient, OidcError> {
+    let invalid = |what: &str, e: oauth2::url::ParseError| OidcError::Provider {
+        provider: config.name.clone(),
+        reason: format!("{what}: {e}"),
+    };
+    Ok(BasicClient::new(ClientId::new(config.client_id.clone()))
+        .set_client_secret(ClientSecret::new(config.client_secret.clone()))
+        .set_auth_uri(
+            AuthUrl::new(discovery.authorization_endpoint.clone()).map_err(|e| invalid("authorization_endpoint", e))?,
+        )
+        .set_token_uri(TokenUrl::new(discovery.token_endpoint.clone()).map_err(|e| invalid("token_endpoint", e))?)
+        .set_redirect_uri(RedirectUrl::new(redirect.to_owned()).map_err(|e| invalid("redirect URL", e))?))
+}
+
+/// An error with its causes, for the log (oauth2's errors keep the useful part in `source`).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

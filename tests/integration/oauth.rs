@@ -1,0 +1,177 @@
+//! OAuth / OpenID Connect sign-in against a real provider (the certified `oidc-provider` package,
+//! started by the test on a free port), walked through as a browser would.
+
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, LOCATION};
+use serde_json::Value;
+use ticketing::config::OidcProviderConfig;
+use tokio::io::AsyncBufReadExt;
+
+use crate::support::{TestApp, spawn_app_with};
+
+const PUBLIC_URL: &str = "http://localhost:8080";
+
+struct Provider {
+    issuer: String,
+    _process: tokio::process::Child,
+}
+
+async fn start_provider(env: &[(&str, &str)]) -> Provider {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+    assert!(
+        dir.join("node_modules/oidc-provider").exists(),
+        "the test OpenID provider is not installed: run `npm ci --prefix tests/oidc` (scripts/test.sh does)"
+    );
+    let mut process = tokio::process::Command::new("node")
+        .arg("provider.mjs")
+        .current_dir(&dir)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = tokio::io::BufReader::new(process.stdout.take().unwrap()).lines();
+    let issuer = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Ok(ready) = serde_json::from_str::<Value>(&line) {
+                return ready["issuer"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("the provider exited before it was ready")
+    })
+    .await
+    .expect("the provider starts within 30 s");
+    // Keep reading: the provider logs to stdout and dies of EPIPE once nobody does.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Provider { issuer, _process: process }
+}
+
+fn provider_config(name: &str, issuer: &str) -> OidcProviderConfig {
+    OidcProviderConfig {
+        name: name.into(),
+        issuer: issuer.into(),
+        client_id: "ticketing".into(),
+        client_secret: "ticketing-secret".into(),
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+}
+
+/// Starts a sign-in at our server and follows the provider's redirects (with its cookies) until the
+/// provider sends the browser back to us; returns that callback URL.
+async fn sign_in_at_provider(app: &TestApp, browser: &reqwest::Client, provider: &str, issuer: &str) -> reqwest::Url {
+    let start = browser.get(format!("{}/api/auth/oauth/{provider}/authorize", app.address)).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let mut location = reqwest::Url::parse(start.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(issuer), "{location}");
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(query["state"].len() >= 16 && query["code_challenge"].len() >= 43);
+    for _ in 0..10 {
+        if location.as_str().starts_with(PUBLIC_URL) {
+            return location;
+        }
+        let response = browser.get(location.clone()).send().await.unwrap();
+        assert!(response.status().is_redirection(), "{} at {location}", response.status());
+        location = location.join(response.headers()[LOCATION].to_str().unwrap()).unwrap();
+    }
+    panic!("the provider never sent the browser back")
+}
+
+/// The callback as our server receives it (the test's requests go to the real port, the provider
+/// redirects to the public URL).
+fn at_app(app: &TestApp, callback: &reqwest::Url) -> String {
+    format!("{}{}?{}", app.address, callback.path(), callback.query().unwrap_or_default())
+}
+
+fn with_state(callback: &reqwest::Url, state: &str) -> reqwest::Url {
+    let mut forged = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| if k == "state" { (k.into_owned(), state.to_owned()) } else { (k.into_owned(), v.into_owned()) })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    forged
+}
+
+#[tokio::test]
+async fn openid_sign_in_with_pkce_and_state_refuses_forged_and_replayed_callbacks() {
+    let provider = start_provider(&[("ACCOUNT_EMAIL", "Oidc.User@Example.com")]).await;
+    let app = spawn_app_with(|c| {
+        c.oidc_providers = vec![provider_config("test", &provider.issuer), provider_config("other", &provider.issuer)];
+    })
+    .await;
+    let browser = browser();
+    let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
+    assert_eq!(callback.path(), "/api/auth/oauth/test/callback");
+
+    // A forged state with the real code: refused, and it does not burn the real state.
+    let forged = with_state(&callback, "forged-state-value");
+    let refused = browser.get(at_app(&app, &forged)).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "UNAUTHENTICATED");
+
+    let signed_in = browser.get(at_app(&app, &callback)).header(ACCEPT, "application/json").send().await.unwrap();
+    let status = signed_in.status();
+    let body: Value = signed_in.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email"], "oidc.user@example.com");
+    assert_eq!(body["user"]["role"], "customer");
+    let token = body["session_token"].as_str().unwrap();
+    assert_eq!(app.get_as(token, "/api/auth/session").await.status(), StatusCode::OK);
+
+    // The same callback again (state used once).
+    let replayed = browser.get(at_app(&app, &callback)).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+
+    // A browser is sent on to the SPA with the token in the fragment; the account is the same one.
+    let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
+    let redirected = browser.get(at_app(&app, &callback)).send().await.unwrap();
+    assert_eq!(redirected.status(), StatusCode::FOUND);
+    let spa = redirected.headers()[LOCATION].to_str().unwrap().to_owned();
+    let token = spa.strip_prefix(&format!("{PUBLIC_URL}/auth/callback#session_token=")).expect("SPA callback");
+    let session: Value = app.get_as(token, "/api/auth/session").await.json().await.unwrap();
+    assert_eq!(session["user"]["id"], body["user"]["id"]);
+
+    // A state issued for one provider is not accepted by another.
+    let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
+    let elsewhere = format!("{}/api/auth/oauth/other/callback?{}", app.address, callback.query().unwrap());
+    assert_eq!(browser.get(elsewhere).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The provider reporting an error, and a callback without code or state.
+    let denied = browser
+        .get(format!("{}/api/auth/oauth/test/callback?error=access_denied&state=x", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    let incomplete = browser.get(format!("{}/api/auth/oauth/test/callback?state=x", app.address)).send().await.unwrap();
+    assert_eq!(incomplete.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_address_the_provider_has_not_verified_does_not_sign_in() {
+    let provider = start_provider(&[("ACCOUNT_EMAIL", "unverified@example.com"), ("EMAIL_VERIFIED", "false")]).await;
+    let app = spawn_app_with(|c| c.oidc_providers = vec![provider_config("test", &provider.issuer)]).await;
+    let browser = browser();
+    let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
+    let refused = browser.get(at_app(&app, &callback)).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let error: Value = refused.json().await.unwrap();
+    assert!(error["message"].as_str().unwrap().contains("verified"), "{error}");
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_a_503_not_a_crash() {
+    let app = spawn_app_with(|c| c.oidc_providers = vec![provider_config("down", "http://127.0.0.1:9")]).await;
+    let response = app.get("/api/auth/oauth/down/authorize").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], "DEPENDENCY_UNAVAILABLE");
+}
