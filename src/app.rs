@@ -17,6 +17,7 @@ use crate::bus::kafka::KafkaSettings;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::live::AvailabilityFeed;
 use crate::projections;
 use crate::runtime::gateway::SimulatedGateway;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -105,6 +106,8 @@ impl Application {
             background.push(bus.spawn_consumer(projections_db.clone(), projector, &stopped));
         }
         background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), &stopped));
+        let live = AvailabilityFeed::new(projections_db.clone(), config.ws_max_connections, stopped.clone());
+        background.push(live.spawn());
 
         let listener = TcpListener::bind(&config.http_addr)
             .await
@@ -124,6 +127,7 @@ impl Application {
             mailer,
             passkeys,
             oidc,
+            live,
             config: Arc::new(config),
         };
         Ok(Self { listener, port, state, shutdown, background })

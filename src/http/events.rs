@@ -3,8 +3,6 @@
 //!
 //! Admins create and run events here too; those answers come from the write side.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -112,7 +110,7 @@ async fn list(
 }
 
 /// A public event: never-published ones do not exist for the public.
-async fn public_event(state: &AppState, id: Uuid) -> Result<CatalogueEntry> {
+pub(super) async fn public_event(state: &AppState, id: Uuid) -> Result<CatalogueEntry> {
     match catalogue::get(&state.projections, id).await? {
         Some(entry) if entry.published => Ok(entry),
         _ => Err(ApiError::Domain(DomainError::EventNotFound)),
@@ -258,20 +256,7 @@ async fn cancel(
 
 async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
     public_event(&state, id).await?;
-    let sections: BTreeMap<String, Value> = availability::for_event(&state.projections, id)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let counts = json!({
-                "total_capacity": c.total_capacity,
-                "available": c.available,
-                "reserved": c.reserved,
-                "sold": c.sold,
-                "last_updated": c.last_updated,
-            });
-            (c.section, counts)
-        })
-        .collect();
+    let sections = availability::sections_by_name(&state.projections, id).await?;
     Ok(Json(json!({ "event_id": id, "sections": sections })))
 }
 

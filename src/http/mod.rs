@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod idempotency;
+pub mod live;
 pub mod metrics;
 pub mod oauth;
 pub mod passkeys;
@@ -33,6 +34,7 @@ use crate::auth::oidc::Oidc;
 use crate::auth::passkey::Passkeys;
 use crate::bus::EventBus;
 use crate::config::Config;
+use crate::live::AvailabilityFeed;
 use crate::runtime::Runtime;
 
 /// Everything handlers share. Cheap to clone.
@@ -47,6 +49,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub passkeys: Passkeys,
     pub oidc: Oidc,
+    pub live: AvailabilityFeed,
     pub config: Arc<Config>,
 }
 
@@ -77,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(analytics::router())
         .merge(metrics::router())
+        .merge(live::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .route_layer(axum::middleware::from_fn(metrics::track))

@@ -85,6 +85,13 @@ impl Projector for Availability {
         Box::pin(async move {
             let DomainEvent::Inventory(event_id, change) = &event.event else { return Ok(()) };
             let (id, at) = (event_id.as_uuid(), event.recorded_at);
+            // Live feeds on every instance learn of the change when this transaction commits
+            // (PostgreSQL folds identical notifications of one transaction into one).
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGED_CHANNEL)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
             match change {
                 InventoryEvent::Initialized { sections, .. } => {
                     for (name, layout) in sections {
@@ -148,6 +155,33 @@ impl Projector for Availability {
             Ok(())
         })
     }
+}
+
+/// The `NOTIFY` channel that carries the id of an event whose availability changed.
+pub const CHANGED_CHANNEL: &str = "availability_changed";
+
+/// API.md's `sections` object: counts by section name.
+///
+/// # Errors
+/// The database.
+pub async fn sections_by_name(
+    pool: &sqlx::PgPool,
+    event_id: Uuid,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, sqlx::Error> {
+    Ok(for_event(pool, event_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let counts = serde_json::json!({
+                "total_capacity": c.total_capacity,
+                "available": c.available,
+                "reserved": c.reserved,
+                "sold": c.sold,
+                "last_updated": c.last_updated,
+            });
+            (c.section, counts)
+        })
+        .collect())
 }
 
 /// Counts for one section.

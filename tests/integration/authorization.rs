@@ -100,6 +100,14 @@ fn table(f: &Fixture) -> Vec<Row> {
             [401; 4],
         ),
         (Method::GET, "/api/auth/session", "/api/auth/session".into(), None, [401, A, A, A]),
+        // Without an upgrade: a signed-in caller gets past the session check to "not a WebSocket".
+        (
+            Method::GET,
+            "/ws/events/{id}/availability",
+            format!("/ws/events/{e}/availability"),
+            None,
+            [401, 400, 400, 400],
+        ),
         (Method::GET, "/api/auth/oauth/{provider}/authorize", "/api/auth/oauth/nope/authorize".into(), None, [404; 4]),
         (
             Method::GET,

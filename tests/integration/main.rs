@@ -11,6 +11,7 @@ mod cli;
 mod domain_purity;
 mod idempotency;
 mod kafka;
+mod live;
 mod oauth;
 mod passkeys;
 mod projections;

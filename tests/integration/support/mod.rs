@@ -267,3 +267,24 @@ pub fn card(number: &str) -> ticketing::runtime::gateway::Card {
 pub fn card_json(number: &str) -> serde_json::Value {
     serde_json::json!({ "type": "card", "card_number": number, "expiry": "12/39", "cvc": "123" })
 }
+
+impl TestApp {
+    /// An event on sale with one general section `Floor` of `capacity` seats, created by `admin`.
+    pub async fn open_event(&self, admin: &str, capacity: u32) -> String {
+        let body = serde_json::json!({
+            "name": "Live", "date": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+            "venue": { "name": "Hall" },
+            "sections": [{ "name": "Floor", "capacity": capacity, "seating": "general", "base_price_cents": 2_500 }]
+        });
+        let created = self.post_json("/api/events", Some(admin), &body).await;
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+        let created: serde_json::Value = created.json().await.expect("event");
+        let id = created["event_id"].as_str().expect("event id").to_owned();
+        for step in ["publish", "sales/open"] {
+            let response =
+                self.post_json(&format!("/api/events/{id}/{step}"), Some(admin), &serde_json::json!({})).await;
+            assert!(response.status().is_success(), "{step}: {}", response.status());
+        }
+        id
+    }
+}

@@ -1,0 +1,101 @@
+//! `GET /ws/events/{id}/availability`: live section counts over a WebSocket.
+//!
+//! Browsers cannot set headers on a WebSocket, so the session comes as `?session_id=`; it is
+//! checked, with the event and the connection limit, before the upgrade, so a refusal is an
+//! ordinary HTTP answer in our error format.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Path, Query, Result};
+use crate::live::{AvailabilityFeed, Slot};
+
+/// Keep-alive for proxies that drop quiet connections.
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws/events/{id}/availability", get(availability))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connect {
+    session_id: Option<String>,
+}
+
+async fn availability(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(query): Query<Connect>,
+    headers: HeaderMap,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = query.session_id.as_deref().or(bearer).ok_or(ApiError::Unauthenticated)?;
+    let now = state.runtime.clock().now();
+    state.auth.session(token.trim(), now).await?.ok_or(ApiError::Unauthenticated)?;
+    super::events::public_event(&state, id).await?;
+    let upgrade = upgrade.map_err(|e| ApiError::InvalidRequest(format!("a WebSocket upgrade is required: {e}")))?;
+    let slot = state
+        .live
+        .acquire()
+        .ok_or_else(|| ApiError::unavailable("websocket_capacity", "WS_MAX_CONNECTIONS reached on this instance"))?;
+    let feed = state.live.clone();
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, feed, id, slot)))
+}
+
+async fn serve(mut socket: WebSocket, feed: AvailabilityFeed, event_id: Uuid, _slot: Slot) {
+    // Subscribe before the first snapshot, so no change falls between the two.
+    let mut updates = feed.subscribe(event_id);
+    let mut stopped = feed.stopped();
+    let first = match feed.snapshot(event_id).await {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(%error, "availability snapshot failed");
+            let message =
+                serde_json::json!({ "type": "error", "message": "availability is unavailable, reconnect later" });
+            let _ = socket.send(Message::Text(message.to_string().into())).await;
+            return;
+        }
+    };
+    if socket.send(Message::Text(first.into())).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        let outgoing = tokio::select! {
+            update = updates.recv() => match update {
+                Ok(message) => message.to_string(),
+                // Fell behind: the latest counts replace whatever was skipped.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => match feed.snapshot(event_id).await {
+                    Ok(message) => message,
+                    Err(_) => continue,
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                // Pings are answered by the library; clients have nothing else to say.
+                Some(Ok(_)) => continue,
+            },
+            _ = ping.tick() => serde_json::json!({ "type": "ping" }).to_string(),
+            _ = stopped.changed() => {
+                let _ = socket.send(Message::Close(None)).await;
+                break;
+            }
+        };
+        if socket.send(Message::Text(outgoing.into())).await.is_err() {
+            break;
+        }
+    }
+}
