@@ -25,18 +25,19 @@ use crate::domain::values::Timestamp;
 pub const SESSION_TTL: Duration = Duration::hours(24);
 pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Customer,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
     pub role: Role,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

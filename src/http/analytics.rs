@@ -1,6 +1,7 @@
 //! Customer history and lifetime value (owner or admin), per-event sales (admin), and the
 //! dashboards over the analytics star schema (admin). All read models: they may lag a moment.
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -26,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/analytics/sections/popularity", get(popularity))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(history, lifetime_value, event_analytics, time_series, top_sellers, segments, popularity))]
+pub(super) struct Doc;
+
 fn analytics_down(error: sqlx::Error) -> ApiError {
     ApiError::unavailable("analytics_db", error)
 }
@@ -39,13 +45,15 @@ fn may_see(signed_in: &SignedIn, customer: Uuid) -> Result<()> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Page {
     page: Option<i64>,
     per_page: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/customers/{id}/history", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path), Page), responses((status = 200, body = schema::PurchaseHistory), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -61,6 +69,7 @@ async fn history(
     Ok(Json(json!({ "purchases": purchases, "page": page, "per_page": per_page, "total": total })))
 }
 
+#[utoipa::path(get, path = "/api/customers/{id}/lifetime-value", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path, description = "Customer (user) id")), responses((status = 200, body = schema::LifetimeValue), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
 async fn lifetime_value(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -76,9 +85,10 @@ async fn lifetime_value(
     }))
 }
 
+#[utoipa::path(get, path = "/api/events/{id}/analytics", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path)), responses((status = 200, body = schema::EventSales), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
 async fn event_analytics(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    _admin: AdminUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>> {
     if crate::projections::catalogue::get(&state.projections, id).await?.is_none() {
@@ -109,16 +119,18 @@ async fn event_analytics(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct SeriesQuery {
     event_id: Option<Uuid>,
     days: Option<i32>,
 }
 
+#[utoipa::path(get, path = "/api/analytics/sales/time-series", tag = "analytics", security(("session" = [])), params(SeriesQuery), responses((status = 200, description = "`{days: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
 async fn time_series(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    _admin: AdminUser,
     Query(q): Query<SeriesQuery>,
 ) -> Result<Json<Value>> {
     let days = q.days.unwrap_or(30);
@@ -129,15 +141,17 @@ async fn time_series(
     Ok(Json(json!({ "days": series })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LimitQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/analytics/events/top-sellers", tag = "analytics", security(("session" = [])), params(LimitQuery), responses((status = 200, description = "`{events: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
 async fn top_sellers(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    _admin: AdminUser,
     Query(q): Query<LimitQuery>,
 ) -> Result<Json<Value>> {
     let limit = q.limit.unwrap_or(10);
@@ -147,19 +161,22 @@ async fn top_sellers(
     Ok(Json(json!({ "events": queries::top_sellers(&state.analytics, limit).await.map_err(analytics_down)? })))
 }
 
-async fn segments(State(state): State<AppState>, AdminUser(_): AdminUser) -> Result<Json<Value>> {
+#[utoipa::path(get, path = "/api/analytics/customers/segments", tag = "analytics", security(("session" = [])), responses((status = 200, description = "`{segments: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
+async fn segments(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
     Ok(Json(json!({ "segments": queries::customer_segments(&state.analytics).await.map_err(analytics_down)? })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventFilter {
     event_id: Option<Uuid>,
 }
 
+#[utoipa::path(get, path = "/api/analytics/sections/popularity", tag = "analytics", security(("session" = [])), params(EventFilter), responses((status = 200, description = "`{sections: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
 async fn popularity(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    _admin: AdminUser,
     Query(q): Query<EventFilter>,
 ) -> Result<Json<Value>> {
     Ok(Json(

@@ -2,6 +2,7 @@
 //! protected route uses (`SignedIn`, `AdminUser`). Passkeys and OAuth live in their own modules
 //! but share this router, so the rate limit covers them.
 
+use super::openapi::schema;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -41,6 +42,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::oauth::routes())
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
 }
+
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(send_magic_link, verify_magic_link, session, logout),
+    components(schemas(AuthResponse, crate::auth::User, crate::auth::Role))
+)]
+pub(super) struct Doc;
 
 /// At most `AUTH_RATE_LIMIT` requests per client address per 15 minutes on `/api/auth/*`.
 async fn rate_limit(
@@ -101,28 +110,31 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendLink {
     email: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyLink {
     token: String,
 }
 
 /// API.md `AuthResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthResponse {
     pub session_token: String,
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
     pub user: User,
 }
 
 /// Mails a sign-in link. The answer is the same whether or not the address has an account
 /// (the first sign-in creates one), so it reveals nothing about who is a customer.
+#[utoipa::path(post, path = "/api/auth/magic-link/send", tag = "auth", request_body = SendLink,
+    responses((status = 202, description = "Sent if the address can sign in; the same answer either way", body = schema::LinkSent)))]
 async fn send_magic_link(
     State(state): State<AppState>,
     Json(body): Json<SendLink>,
@@ -143,6 +155,8 @@ async fn send_magic_link(
     ))
 }
 
+#[utoipa::path(post, path = "/api/auth/magic-link/verify", tag = "auth", request_body = VerifyLink,
+    responses((status = 200, body = AuthResponse), (status = 401, description = "Unknown, used or expired token", body = schema::ErrorBody)))]
 async fn verify_magic_link(State(state): State<AppState>, Json(body): Json<VerifyLink>) -> Result<Json<AuthResponse>> {
     let email = state.auth.redeem_magic_link(body.token.trim()).await?.ok_or(ApiError::Unauthenticated)?;
     let user = state.auth.user_for_email(&email, false).await?;
@@ -150,10 +164,13 @@ async fn verify_magic_link(State(state): State<AppState>, Json(body): Json<Verif
     Ok(Json(AuthResponse { session_token, expires_at, user }))
 }
 
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth", security(("session" = [])), responses((status = 200, body = AuthResponse)))]
 async fn session(signed_in: SignedIn) -> Json<AuthResponse> {
     Json(AuthResponse { session_token: signed_in.token, expires_at: signed_in.expires_at, user: signed_in.user })
 }
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "The token is dead on every instance", body = schema::Message)))]
 async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Value>> {
     state.auth.end_session(&signed_in.token).await?;
     Ok(Json(json!({ "message": "signed out" })))

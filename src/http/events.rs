@@ -3,6 +3,7 @@
 //!
 //! Admins create and run events here too; those answers come from the write side.
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,9 +38,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/events/{id}/sections/{section}", get(section))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, one, create, publish, open_sales, close_sales, cancel, event_availability, section),
+    components(schemas(CreateEvent, VenueInput, SectionInput, CancelEvent))
+)]
+pub(super) struct Doc;
+
 pub const STATUSES: [&str; 6] = ["draft", "published", "sales_open", "sales_closed", "cancelled", "completed"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
@@ -87,6 +97,8 @@ pub fn event_json(entry: &CatalogueEntry, now: Timestamp) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/events", tag = "events", params(ListQuery),
+    responses((status = 200, description = "Read model; drafts only for admins", body = schema::EventPage)))]
 async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -117,6 +129,7 @@ pub(super) async fn public_event(state: &AppState, id: Uuid) -> Result<Catalogue
     }
 }
 
+#[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = Uuid, Path, description = "Event id")), responses((status = 200, body = schema::Event), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
 async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>) -> Result<Json<Value>> {
     let now = state.runtime.clock().now();
     if viewer.is_admin() {
@@ -146,7 +159,7 @@ pub fn details_json(details: &EventDetails, now: Timestamp) -> Value {
     event_json(&entry, now)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VenueInput {
     name: String,
@@ -154,7 +167,7 @@ struct VenueInput {
     country: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SectionInput {
     name: String,
@@ -166,10 +179,11 @@ struct SectionInput {
 }
 
 /// API.md `CreateEvent`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEvent {
     name: String,
+    #[schema(value_type = String, format = DateTime)]
     date: Timestamp,
     category: Option<String>,
     venue: VenueInput,
@@ -199,6 +213,8 @@ impl CreateEvent {
     }
 }
 
+#[utoipa::path(post, path = "/api/events", tag = "events", security(("session" = [])), request_body = CreateEvent,
+    responses((status = 201, description = "A draft", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -215,6 +231,9 @@ async fn change(state: &AppState, admin: &crate::auth::User, id: Uuid, command: 
     Ok(Json(details_json(&details, state.runtime.clock().now())))
 }
 
+#[utoipa::path(post, path = "/api/events/{id}/publish", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "draft → published", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
 async fn publish(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -223,6 +242,9 @@ async fn publish(
     change(&state, &admin, id, EventCommand::Publish).await
 }
 
+#[utoipa::path(post, path = "/api/events/{id}/sales/open", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "published or sales_closed → sales_open", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
 async fn open_sales(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -231,6 +253,9 @@ async fn open_sales(
     change(&state, &admin, id, EventCommand::OpenSales).await
 }
 
+#[utoipa::path(post, path = "/api/events/{id}/sales/close", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "sales_open → sales_closed", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
 async fn close_sales(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -239,12 +264,15 @@ async fn close_sales(
     change(&state, &admin, id, EventCommand::CloseSales).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelEvent {
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/events/{id}/cancel", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")), request_body = CancelEvent,
+    responses((status = 200, description = "Cancelled; every sold ticket is refunded in full", body = schema::Event), (status = 403, description = "FORBIDDEN", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION, or within 24 h of the start", body = schema::ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -254,12 +282,16 @@ async fn cancel(
     change(&state, &admin, id, EventCommand::Cancel { reason: body.reason }).await
 }
 
+#[utoipa::path(get, path = "/api/events/{id}/availability", tag = "events", params(("id" = Uuid, Path, description = "Event id")),
+    responses((status = 200, description = "Read model (may lag a moment); the write side decides every sale", body = schema::Availability), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
 async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
     public_event(&state, id).await?;
     let sections = availability::sections_by_name(&state.projections, id).await?;
     Ok(Json(json!({ "event_id": id, "sections": sections })))
 }
 
+#[utoipa::path(get, path = "/api/events/{id}/sections/{section}", tag = "events", params(("id" = Uuid, Path), ("section" = String, Path)),
+    responses((status = 200, body = schema::SectionDetail), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 404, description = "SECTION_NOT_FOUND", body = schema::ErrorBody)))]
 async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Json<Value>> {
     public_event(&state, id).await?;
     let counts = availability::for_event(&state.projections, id)

@@ -1,5 +1,6 @@
 //! `/health` (the process lives) and `/health/ready` (every dependency answers).
 
+use super::openapi::schema;
 use std::time::Instant;
 
 use axum::Router;
@@ -17,6 +18,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(live)).route("/health/ready", get(ready))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(live, ready))]
+pub(super) struct Doc;
+
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is alive", body = schema::Health)))]
 async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -58,6 +65,7 @@ async fn bus(bus: &EventBus) -> Value {
     }
 }
 
+#[utoipa::path(get, path = "/health/ready", tag = "operations", responses((status = 200, description = "Every dependency answers", body = schema::Readiness), (status = 503, description = "Degraded: the failing checks say which", body = schema::Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let redis = async {
         let started = Instant::now();

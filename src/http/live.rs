@@ -4,6 +4,7 @@
 //! checked, with the event and the connection limit, before the upgrade, so a refusal is an
 //! ordinary HTTP answer in our error format.
 
+use super::openapi::schema;
 use std::time::Duration;
 
 use axum::Router;
@@ -27,12 +28,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws/events/{id}/availability", get(availability))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(availability))]
+pub(super) struct Doc;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Connect {
     session_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/ws/events/{id}/availability", tag = "events", params(("id" = Uuid, Path), ("session_id" = Option<String>, Query, description = "Session token (browsers cannot set headers on a WebSocket)")),
+    responses((status = 101, description = "WebSocket: `{type: availability, event_id, sections, timestamp}` on connect and on change (at most one per 100 ms), `{type: ping}`, `{type: error, message}`"),
+        (status = 401, description = "UNAUTHENTICATED", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 503, description = "WS_MAX_CONNECTIONS reached", body = schema::ErrorBody)))]
 async fn availability(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,

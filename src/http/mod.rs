@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod oauth;
+pub mod openapi;
 pub mod passkeys;
 pub mod reservations;
 pub mod tickets;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::router())
         .merge(metrics::router())
         .merge(live::router())
+        .merge(openapi::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .route_layer(axum::middleware::from_fn(metrics::track))

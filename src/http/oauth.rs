@@ -1,5 +1,6 @@
 //! `/api/auth/oauth/{provider}/*`: sign in with an OpenID Connect provider.
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION};
@@ -32,6 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/oauth/{provider}/callback", get(callback))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(authorize, callback))]
+pub(super) struct Doc;
+
 fn redirect(to: &str) -> Result<Response> {
     let location = HeaderValue::from_str(to).map_err(|e| ApiError::Internal(format!("redirect location: {e}")))?;
     Ok((StatusCode::FOUND, [(LOCATION, location), (CACHE_CONTROL, HeaderValue::from_static("no-store"))])
@@ -39,6 +45,8 @@ fn redirect(to: &str) -> Result<Response> {
 }
 
 /// 302 to the provider's sign-in page.
+#[utoipa::path(get, path = "/api/auth/oauth/{provider}/authorize", tag = "auth", params(("provider" = String, Path, description = "A configured provider, e.g. `google`")),
+    responses((status = 302, description = "To the provider, with state and a PKCE challenge"), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
 async fn authorize(State(state): State<AppState>, Path(provider): Path<String>) -> Result<Response> {
     let url = state.oidc.authorize_url(&provider.to_ascii_lowercase()).await?;
     redirect(&url)
@@ -57,6 +65,9 @@ struct Callback {
 /// Completes the sign-in. A browser is sent on to the SPA with the session token in the URL
 /// fragment (never sent to a server, so never in a log); an API client asking for JSON gets the
 /// `AuthResponse` itself.
+#[utoipa::path(get, path = "/api/auth/oauth/{provider}/callback", tag = "auth", params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
+    responses((status = 200, description = "With `Accept: application/json`", body = AuthResponse), (status = 302, description = "To the SPA: `/auth/callback#session_token=...`"),
+        (status = 401, description = "Forged, expired or replayed state; refused code; unverified email", body = schema::ErrorBody), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
 async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,

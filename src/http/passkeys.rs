@@ -1,5 +1,6 @@
 //! `/api/auth/passkey/*`: add a passkey to the signed-in account, and sign in with one.
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,16 +35,26 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/passkey/login/complete", post(login_complete))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register_begin, register_complete, login_begin, login_complete), components(schemas(PasskeyCreated)))]
+pub(super) struct Doc;
+
 /// WebAuthn creation options for `navigator.credentials.create`; valid five minutes.
+#[utoipa::path(post, path = "/api/auth/passkey/register/begin", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "`CreationChallengeResponse` for `navigator.credentials.create`", body = schema::WebAuthnJson)))]
 async fn register_begin(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<CreationChallengeResponse>> {
     Ok(Json(state.passkeys.begin_registration(&signed_in.user).await?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PasskeyCreated {
     pub passkey_id: Uuid,
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/register/complete", tag = "auth", security(("session" = [])),
+    request_body(content = schema::WebAuthnJson, description = "The `PublicKeyCredential` the authenticator created"),
+    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = schema::ErrorBody)))]
 async fn register_complete(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -57,7 +68,7 @@ async fn register_complete(
     Ok((StatusCode::CREATED, Json(PasskeyCreated { passkey_id })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBegin {
     #[serde(default)]
@@ -66,6 +77,8 @@ struct LoginBegin {
 
 /// WebAuthn request options for `navigator.credentials.get`: for the account's passkeys when an
 /// email with passkeys is given, otherwise for a discoverable passkey.
+#[utoipa::path(post, path = "/api/auth/passkey/login/begin", tag = "auth", request_body = LoginBegin,
+    responses((status = 200, description = "`RequestChallengeResponse` for `navigator.credentials.get`", body = schema::WebAuthnJson)))]
 async fn login_begin(
     State(state): State<AppState>,
     Json(body): Json<LoginBegin>,
@@ -74,6 +87,9 @@ async fn login_begin(
     Ok(Json(state.passkeys.begin_login(email.as_deref()).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/login/complete", tag = "auth",
+    request_body(content = schema::WebAuthnJson, description = "The assertion (`PublicKeyCredential`)"),
+    responses((status = 200, body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = schema::ErrorBody)))]
 async fn login_complete(
     State(state): State<AppState>,
     Json(assertion): Json<PublicKeyCredential>,

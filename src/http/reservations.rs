@@ -2,6 +2,7 @@
 //! history. Answers that must be exact come from the write side; lists come from read models.
 //! A reservation someone else owns answers exactly as if it did not exist (404).
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,6 +37,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/payments/{id}", get(payment))
         .route("/api/payments/{id}/refund", post(refund))
 }
+
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(reserve, mine, one, pay, cancel, history, pay_by_body, payment, refund),
+    components(schemas(ReserveBody, PayBody, PayByBody, PaymentMethod, RefundBody))
+)]
+pub(super) struct Doc;
 
 /// API.md `Reservation`.
 pub fn reservation_json(r: &ReservationDetails) -> Value {
@@ -97,7 +106,7 @@ async fn owned(state: &AppState, user: &User, id: Uuid) -> Result<ReservationDet
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReserveBody {
     event_id: Uuid,
@@ -106,6 +115,10 @@ struct ReserveBody {
     specific_seats: Option<Vec<String>>,
 }
 
+#[utoipa::path(post, path = "/api/reservations", tag = "reservations", security(("session" = [])), request_body = ReserveBody,
+    responses((status = 201, description = "Seats held until expires_at", body = schema::Reservation), (status = 400, description = "INVALID_QUANTITY (1–8) or VALIDATION_FAILED", body = schema::ErrorBody),
+        (status = 404, description = "EVENT_NOT_FOUND or SECTION_NOT_FOUND", body = schema::ErrorBody), (status = 409, description = "INSUFFICIENT_INVENTORY (details: requested, available, section) or SEAT_UNAVAILABLE (details: seats)", body = schema::ErrorBody),
+        (status = 410, description = "EVENT_CANCELLED", body = schema::ErrorBody), (status = 422, description = "SALES_NOT_OPEN", body = schema::ErrorBody)))]
 async fn reserve(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -126,11 +139,13 @@ async fn reserve(
     Ok((StatusCode::CREATED, Json(reservation_json(&reservation))))
 }
 
+#[utoipa::path(get, path = "/api/reservations", tag = "reservations", security(("session" = [])), responses((status = 200, description = "Read model", body = schema::ReservationList)))]
 async fn mine(State(state): State<AppState>, SignedIn { user, .. }: SignedIn) -> Result<Json<Value>> {
     let rows = read_model::for_customer(&state.projections, user.id).await?;
     Ok(Json(json!({ "reservations": rows })))
 }
 
+#[utoipa::path(get, path = "/api/reservations/{id}", tag = "reservations", security(("session" = [])), params(("id" = Uuid, Path, description = "Reservation id")), responses((status = 200, description = "Write side: exact", body = schema::Reservation), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody)))]
 async fn one(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -139,7 +154,7 @@ async fn one(
     Ok(Json(reservation_json(&visible(&state, &user, id).await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PaymentMethod {
     #[serde(rename = "type")]
@@ -158,7 +173,7 @@ impl PaymentMethod {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayBody {
     payment_method: PaymentMethod,
@@ -181,6 +196,9 @@ async fn charge(state: &AppState, user: &User, id: Uuid, method: &PaymentMethod)
     }
 }
 
+#[utoipa::path(post, path = "/api/reservations/{id}/payment", tag = "reservations", security(("session" = [])), params(("id" = Uuid, Path, description = "Reservation id")), request_body = PayBody,
+    responses((status = 200, description = "Completed, with payment_id and tickets", body = schema::Reservation), (status = 402, description = "PAYMENT_FAILED (details: decline_reason); the seats are released", body = schema::ErrorBody),
+        (status = 408, description = "RESERVATION_EXPIRED; any capture is refunded", body = schema::ErrorBody), (status = 422, description = "INVALID_STATE_TRANSITION (already paid, cancelled, ...)", body = schema::ErrorBody), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody)))]
 async fn pay(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -190,13 +208,16 @@ async fn pay(
     Ok(Json(reservation_json(&charge(&state, &user, id, &body.payment_method).await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayByBody {
     reservation_id: Uuid,
     payment_method: PaymentMethod,
 }
 
+#[utoipa::path(post, path = "/api/payments", tag = "payments", security(("session" = [])), request_body = PayByBody,
+    responses((status = 200, description = "Completed, with payment_id and tickets", body = schema::Reservation), (status = 402, description = "PAYMENT_FAILED (details: decline_reason); the seats are released", body = schema::ErrorBody),
+        (status = 408, description = "RESERVATION_EXPIRED; any capture is refunded", body = schema::ErrorBody), (status = 422, description = "INVALID_STATE_TRANSITION (already paid, cancelled, ...)", body = schema::ErrorBody), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody)))]
 async fn pay_by_body(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -207,6 +228,8 @@ async fn pay_by_body(
     Ok(Json(payment_json(&state.runtime.payment(payment_id).await?)))
 }
 
+#[utoipa::path(post, path = "/api/reservations/{id}/cancel", tag = "reservations", security(("session" = [])), params(("id" = Uuid, Path, description = "Reservation id")),
+    responses((status = 200, description = "Cancelled; a paid one is refunded by policy", body = schema::Reservation), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody), (status = 422, description = "INVALID_STATE_TRANSITION or CANCELLATION_WINDOW_CLOSED", body = schema::ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -217,6 +240,7 @@ async fn cancel(
     Ok(Json(reservation_json(&after)))
 }
 
+#[utoipa::path(get, path = "/api/reservations/{id}/history", tag = "reservations", security(("session" = [])), params(("id" = Uuid, Path, description = "Reservation id")), responses((status = 200, description = "The saga's events in order", body = Vec<schema::HistoryEntry>), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -240,6 +264,7 @@ async fn history(
     Ok(Json(json!(entries)))
 }
 
+#[utoipa::path(get, path = "/api/payments/{id}", tag = "payments", security(("session" = [])), params(("id" = Uuid, Path)), responses((status = 200, body = schema::Payment), (status = 404, description = "PAYMENT_NOT_FOUND", body = schema::ErrorBody)))]
 async fn payment(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
@@ -252,13 +277,16 @@ async fn payment(
     Ok(Json(payment_json(&payment)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
     amount_cents: Option<i64>,
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments", security(("session" = [])), params(("id" = Uuid, Path)), request_body = RefundBody,
+    responses((status = 200, body = schema::Payment), (status = 400, description = "VALIDATION_FAILED: more than is left to refund", body = schema::ErrorBody), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody),
+        (status = 404, description = "PAYMENT_NOT_FOUND", body = schema::ErrorBody)))]
 async fn refund(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

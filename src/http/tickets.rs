@@ -1,5 +1,6 @@
 //! `/api/tickets`: the caller's tickets, and giving one to someone else.
 
+use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -19,11 +20,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/tickets", get(mine)).route("/api/tickets/{id}/transfer", post(transfer))
 }
 
+/// This module's part of `/api/openapi.json`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(mine, transfer), components(schemas(TransferBody)))]
+pub(super) struct Doc;
+
+#[utoipa::path(get, path = "/api/tickets", tag = "tickets", security(("session" = [])), responses((status = 200, description = "Read model: tickets the caller owns", body = schema::TicketList)))]
 async fn mine(State(state): State<AppState>, SignedIn { user, .. }: SignedIn) -> Result<Json<Value>> {
     Ok(Json(json!({ "tickets": read_model::tickets_of(&state.projections, user.id).await? })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {
     to_email: String,
@@ -31,6 +38,8 @@ struct TransferBody {
 
 /// Gives a ticket to the user with `to_email` (an account is made for a new address: they sign
 /// in by magic link to see it). Refused within 24 hours of the event.
+#[utoipa::path(post, path = "/api/tickets/{id}/transfer", tag = "tickets", security(("session" = [])), params(("id" = Uuid, Path)), request_body = TransferBody,
+    responses((status = 200, body = schema::Transfer), (status = 404, description = "TICKET_NOT_FOUND", body = schema::ErrorBody), (status = 422, description = "TRANSFER_WINDOW_CLOSED or INVALID_STATE_TRANSITION", body = schema::ErrorBody)))]
 async fn transfer(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,

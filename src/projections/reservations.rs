@@ -236,7 +236,7 @@ impl Projector for Reservations {
 }
 
 /// A reservation as read models show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReservationRow {
     pub reservation_id: uuid::Uuid,
     pub event_id: uuid::Uuid,
@@ -247,7 +247,9 @@ pub struct ReservationRow {
     pub total_amount_cents: i64,
     pub refunded_cents: i64,
     pub status: String,
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: crate::domain::values::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: crate::domain::values::Timestamp,
     pub payment_id: Option<uuid::Uuid>,
 }
@@ -269,7 +271,7 @@ pub async fn for_customer(pool: &sqlx::PgPool, customer: uuid::Uuid) -> Result<V
 }
 
 /// A ticket as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TicketRow {
     pub ticket_id: uuid::Uuid,
     pub reservation_id: uuid::Uuid,
@@ -294,7 +296,7 @@ pub async fn tickets_of(pool: &sqlx::PgPool, owner: uuid::Uuid) -> Result<Vec<Ti
 }
 
 /// One purchase in a customer's history.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Purchase {
     pub reservation_id: uuid::Uuid,
     pub event_id: uuid::Uuid,
@@ -304,6 +306,7 @@ pub struct Purchase {
     pub amount_cents: i64,
     pub refunded_cents: i64,
     pub status: String,
+    #[schema(value_type = String, format = DateTime)]
     pub purchased_at: crate::domain::values::Timestamp,
 }
 

@@ -85,6 +85,7 @@ fn table(f: &Fixture) -> Vec<Row> {
         (Method::GET, "/health/ready", "/health/ready".into(), None, [A, A, A, A]),
         // Operators' scrape endpoint; restrict it at the network edge (RUNBOOK.md).
         (Method::GET, "/metrics", "/metrics".into(), None, [A, A, A, A]),
+        (Method::GET, "/api/openapi.json", "/api/openapi.json".into(), None, [A, A, A, A]),
         (
             Method::POST,
             "/api/auth/magic-link/send",

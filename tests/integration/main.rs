@@ -13,6 +13,7 @@ mod idempotency;
 mod kafka;
 mod live;
 mod oauth;
+mod openapi;
 mod passkeys;
 mod projections;
 mod purchase;
