@@ -45,6 +45,8 @@ pub struct Config {
     pub oidc_providers: Vec<OidcProviderConfig>,
     /// `WS_MAX_CONNECTIONS` (50000): live availability sockets per instance.
     pub ws_max_connections: usize,
+    /// `REQUEST_TIMEOUT_SECONDS` (30): a request without an answer by then gets a 503.
+    pub request_timeout_seconds: u64,
 }
 
 /// One OpenID Connect provider; its name (lower case) is the `{provider}` in the OAuth routes.
@@ -158,6 +160,7 @@ impl Config {
             webauthn_rp_id: var("WEBAUTHN_RP_ID").unwrap_or_else(|| "localhost".into()),
             oidc_providers: oidc_providers(std::env::vars())?,
             ws_max_connections: parsed("WS_MAX_CONNECTIONS", 50_000)?,
+            request_timeout_seconds: parsed("REQUEST_TIMEOUT_SECONDS", 30)?,
         })
     }
 

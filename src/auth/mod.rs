@@ -69,12 +69,18 @@ pub fn parse_email(raw: &str) -> Result<String, DomainError> {
         return Err(invalid());
     }
     let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
-    if local.is_empty()
-        || local.len() > 64
-        || local.contains('@')
+    // RFC 5322 dot-atoms only (no quoted local parts, no address literals): everything a mail
+    // server will accept, and nothing that could be markup or an injection where it is shown.
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let labels_ok = |part: &str, allowed: &dyn Fn(char) -> bool| {
+        part.split('.').all(|label| !label.is_empty() && label.chars().all(allowed))
+    };
+    let domain_char = |c: char| c.is_alphanumeric() || c == '-';
+    if local.len() > 64
+        || !labels_ok(local, &atext)
         || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
+        || !labels_ok(domain, &domain_char)
+        || domain.split('.').any(|label| label.starts_with('-') || label.ends_with('-'))
     {
         return Err(invalid());
     }
@@ -296,6 +302,7 @@ mod tests {
     #[test]
     fn emails_are_normalised_and_checked() {
         assert_eq!(parse_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        assert_eq!(parse_email("o'brien+tickets@mail.example.co.uk").unwrap(), "o'brien+tickets@mail.example.co.uk");
         for bad in [
             "",
             "alice",
@@ -305,6 +312,12 @@ mod tests {
             "a b@example.com",
             "alice@.com",
             "alice@example.com.",
+            "<script>alert(1)</script>@x.com",
+            "a(b)@example.com",
+            "alice@exa_mple.com",
+            "alice@-example.com",
+            "al..ice@example.com",
+            "\"quoted\"@example.com",
         ] {
             assert!(parse_email(bad).is_err(), "{bad:?}");
         }

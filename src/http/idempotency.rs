@@ -112,23 +112,40 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         Ok(true) => {}
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    // The work runs in its own task: if the request deadline (or a client hang-up) drops this
+    // future, the command still finishes and its answer is recorded under the key, so a retry
+    // gets the real outcome instead of running the command a second time.
+    let work = tokio::spawn(async move {
+        let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+        record(&mut redis, &redis_key, fingerprint, &parts, &bytes).await;
+        Response::from_parts(parts, Body::from(bytes))
+    });
+    work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
+}
+
+/// Keeps a finished answer for a day; forgets a 5xx so the client's retry runs again.
+async fn record(
+    redis: &mut redis::aio::ConnectionManager,
+    redis_key: &str,
+    fingerprint: String,
+    parts: &axum::http::response::Parts,
+    bytes: &[u8],
+) {
     if parts.status.is_server_error() {
-        let _: Result<i64, _> = redis.del(&redis_key).await;
+        let _: Result<i64, _> = redis.del(redis_key).await;
     } else {
         let record = Record::Done {
             fingerprint,
             status: parts.status.as_u16(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: String::from_utf8_lossy(bytes).into_owned(),
         };
         if let Ok(text) = serde_json::to_string(&record) {
-            let stored: Result<(), _> = redis.set_ex(&redis_key, text, KEEP_SECONDS).await;
+            let stored: Result<(), _> = redis.set_ex(redis_key, text, KEEP_SECONDS).await;
             if let Err(e) = stored {
                 tracing::warn!(error = %e, "idempotency record not stored");
             }
         }
     }
-    Response::from_parts(parts, Body::from(bytes))
 }

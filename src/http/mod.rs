@@ -21,12 +21,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
@@ -62,6 +61,21 @@ impl std::fmt::Debug for AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// No answer within `REQUEST_TIMEOUT_SECONDS`: 503 in our format. The outcome of a write is then
+/// unknown to the client; with an `Idempotency-Key` its retry gets the real outcome (the work
+/// goes on in its own task, see `idempotency`).
+async fn deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = Duration::from_secs(state.config.request_timeout_seconds);
+    tokio::time::timeout(limit, next.run(request)).await.unwrap_or_else(|_| {
+        let cause = format!("no answer within {} s", limit.as_secs());
+        axum::response::IntoResponse::into_response(error::ApiError::unavailable("request_deadline", cause))
+    })
+}
+
 /// The whole application's routes and layers.
 pub fn router(state: AppState) -> Router {
     let cors = if state.config.cors_origins.is_empty() {
@@ -86,13 +100,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .route_layer(axum::middleware::from_fn(metrics::track))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(CompressionLayer::new())
         .layer(cors)
         // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing,
         // through our JSON extractor, so in our error format.
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::middleware::from_fn_with_state(state, deadline))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");

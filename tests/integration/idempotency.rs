@@ -94,3 +94,61 @@ async fn concurrent_duplicates_make_one_reservation() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(reserved_seats(&app, &event).await, 3);
 }
+
+/// A write stuck behind a lock past `REQUEST_TIMEOUT_SECONDS` gets a 503 in our format; the work
+/// goes on, and the retry with the same key gets its real outcome instead of running it twice.
+#[tokio::test]
+async fn a_request_past_its_deadline_is_a_503_and_its_retry_gets_the_real_outcome() {
+    use sqlx::{Connection, Executor};
+
+    let app = crate::support::spawn_app_with(|c| c.request_timeout_seconds = 1).await;
+    let admin = app.sign_in(crate::support::ADMIN_EMAIL).await;
+    let body = serde_json::json!({
+        "name": "Deadline", "date": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+        "venue": { "name": "Hall" },
+        "sections": [{ "name": "Floor", "capacity": 10, "seating": "general", "base_price_cents": 1_000 }]
+    });
+    let send = || {
+        app.client
+            .post(format!("{}/api/events", app.address))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", "deadline-1")
+            .json(&body)
+            .send()
+    };
+
+    // Another session holds the event log: every append waits.
+    let mut blocker = sqlx::PgConnection::connect(&app.databases.0.url).await.unwrap();
+    blocker.execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = std::time::Instant::now();
+    let late = send().await.unwrap();
+    assert_eq!(late.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let error: serde_json::Value = late.json().await.unwrap();
+    assert_eq!(error["code"], "DEPENDENCY_UNAVAILABLE");
+    assert_eq!(error["details"]["dependency"], "request_deadline");
+    // Still running: the retry is told to wait, not run a second time.
+    let waiting = send().await.unwrap();
+    assert_eq!(waiting.status(), reqwest::StatusCode::CONFLICT);
+
+    blocker.execute("COMMIT").await.unwrap();
+    let mut replayed = None;
+    for _ in 0..100 {
+        let retry = send().await.unwrap();
+        if retry.status() == reqwest::StatusCode::CREATED {
+            replayed = Some(retry);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let replayed = replayed.expect("the first request's outcome is recorded");
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    let event: serde_json::Value = replayed.json().await.unwrap();
+    // Exactly one event was created (event streams are named `event-<id>`).
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE 'event-%'")
+            .fetch_all(&app.databases.0.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, [format!("event-{}", event["event_id"].as_str().unwrap())]);
+}

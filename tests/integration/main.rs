@@ -9,6 +9,7 @@ mod auth;
 mod authorization;
 mod cli;
 mod domain_purity;
+mod hostile;
 mod idempotency;
 mod kafka;
 mod live;

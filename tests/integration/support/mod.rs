@@ -108,7 +108,7 @@ pub struct TestApp {
     pub smtp: smtp::SmtpSink,
     pub redis_prefix: String,
     /// Held so the databases live as long as the app (dropped with it).
-    _databases: (TestDb, TestDb, TestDb, TestDb),
+    pub databases: (TestDb, TestDb, TestDb, TestDb),
 }
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -144,6 +144,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         webauthn_rp_id: "localhost".into(),
         oidc_providers: Vec::new(),
         ws_max_connections: 100,
+        request_timeout_seconds: 30,
     };
     adjust(&mut config);
     let app = ticketing::app::Application::build(config).await.expect("application");
@@ -157,7 +158,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         outbox,
         smtp,
         redis_prefix,
-        _databases: (events, projections, analytics, auth),
+        databases: (events, projections, analytics, auth),
     }
 }
 
