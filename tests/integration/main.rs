@@ -9,6 +9,7 @@ mod auth;
 mod authorization;
 mod cli;
 mod domain_purity;
+mod errors;
 mod hostile;
 mod idempotency;
 mod kafka;
