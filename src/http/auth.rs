@@ -91,6 +91,12 @@ impl FromRequestParts<AppState> for SignedIn {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated)?;
+        // Already looked up for this request (the idempotency middleware does): one Redis trip.
+        if let Some(known) = parts.extensions.get::<Self>()
+            && known.token == token
+        {
+            return Ok(known.clone());
+        }
         let now = state.runtime.clock().now();
         let (user, expires_at) = state.auth.session(token, now).await?.ok_or(ApiError::Unauthenticated)?;
         Ok(Self { user, token: token.to_owned(), expires_at })

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::auth::SignedIn;
 use super::error::ApiError;
 use crate::auth::hashed;
 
@@ -35,7 +36,7 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
 }
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
@@ -55,10 +56,15 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
+        .map_or("", str::trim)
         .to_owned();
     let owner = match state.auth.session(&token, state.runtime.clock().now()).await {
-        Ok(Some((user, _))) => user.id.to_string(),
+        Ok(Some((user, expires_at))) => {
+            let owner = user.id.to_string();
+            // The handler's `SignedIn` takes it from here instead of asking Redis again.
+            request.extensions_mut().insert(SignedIn { user, token: token.clone(), expires_at });
+            owner
+        }
         Ok(None) => format!("anonymous:{}", hashed(&token)),
         Err(e) => return ApiError::from(e).into_response(),
     };
