@@ -207,3 +207,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("NOT_FOUND", "no such resource")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(error: ApiError) -> (StatusCode, Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// API.md's status table, for every refusal the domain and runtime can give (the ones no
+    /// well-formed request can provoke on demand, like CONFLICT after lost races, included).
+    #[tokio::test]
+    async fn every_refusal_has_its_documented_status_and_code() {
+        use DomainError as D;
+        let transition = D::InvalidStateTransition { from: "published", action: "publish" };
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (D::validation("name", "empty").into(), 400, "VALIDATION_FAILED"),
+            (D::InvalidQuantity { requested: 9 }.into(), 400, "INVALID_QUANTITY"),
+            (D::RefundExceedsCaptured { requested: 2, refundable: 1 }.into(), 400, "VALIDATION_FAILED"),
+            (ApiError::InvalidRequest("x".into()), 400, "INVALID_REQUEST"),
+            (ApiError::Unauthenticated, 401, "UNAUTHENTICATED"),
+            (ApiError::SignInRefused("x".into()), 401, "UNAUTHENTICATED"),
+            (ApiError::PaymentFailed("card_declined".into()), 402, "PAYMENT_FAILED"),
+            (ApiError::Forbidden, 403, "FORBIDDEN"),
+            (D::EventNotFound.into(), 404, "EVENT_NOT_FOUND"),
+            (D::ReservationNotFound.into(), 404, "RESERVATION_NOT_FOUND"),
+            (D::PaymentNotFound.into(), 404, "PAYMENT_NOT_FOUND"),
+            (D::TicketNotFound.into(), 404, "TICKET_NOT_FOUND"),
+            (D::SectionNotFound { section: "A".into() }.into(), 404, "SECTION_NOT_FOUND"),
+            (ApiError::NotFound("NOT_FOUND", "x"), 404, "NOT_FOUND"),
+            (D::ReservationExpired.into(), 408, "RESERVATION_EXPIRED"),
+            (
+                D::InsufficientInventory { section: "A".into(), requested: 3, available: 1 }.into(),
+                409,
+                "INSUFFICIENT_INVENTORY",
+            ),
+            (D::SeatUnavailable { seats: vec!["A-1".into()] }.into(), 409, "SEAT_UNAVAILABLE"),
+            (D::AlreadyExists("event").into(), 409, "CONFLICT"),
+            (RuntimeError::Conflict.into(), 409, "CONFLICT"),
+            (D::EventCancelled.into(), 410, "EVENT_CANCELLED"),
+            (transition.into(), 422, "INVALID_STATE_TRANSITION"),
+            (D::SalesNotOpen.into(), 422, "SALES_NOT_OPEN"),
+            (D::TransferWindowClosed.into(), 422, "TRANSFER_WINDOW_CLOSED"),
+            (D::CancellationWindowClosed("x").into(), 422, "CANCELLATION_WINDOW_CLOSED"),
+            (RuntimeError::Unavailable("db".into()).into(), 503, "DEPENDENCY_UNAVAILABLE"),
+            (ApiError::Internal("secret cause".into()), 500, "INTERNAL"),
+        ];
+        for (error, status, code) in cases {
+            let (actual, body) = answer(error).await;
+            assert_eq!((actual.as_u16(), body["code"].as_str().unwrap()), (status, code), "{body}");
+            assert!(body["message"].is_string());
+        }
+        let (_, internal) = answer(ApiError::Internal("secret cause".into())).await;
+        assert!(!internal.to_string().contains("secret"), "causes are logged, never sent");
+        let (_, insufficient) =
+            answer(D::InsufficientInventory { section: "A".into(), requested: 3, available: 1 }.into()).await;
+        assert_eq!(insufficient["details"], json!({ "section": "A", "requested": 3, "available": 1 }));
+    }
+}

@@ -85,13 +85,22 @@ impl Projector for Availability {
         Box::pin(async move {
             let DomainEvent::Inventory(event_id, change) = &event.event else { return Ok(()) };
             let (id, at) = (event_id.as_uuid(), event.recorded_at);
-            // Live feeds on every instance learn of the change when this transaction commits
-            // (PostgreSQL folds identical notifications of one transaction into one).
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANGED_CHANNEL)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+            let counts_change = !matches!(
+                change,
+                InventoryEvent::SalesOpened { .. }
+                    | InventoryEvent::SalesClosed { .. }
+                    | InventoryEvent::EventCancelled
+                    | InventoryEvent::ReservationVoided { .. }
+            );
+            if counts_change {
+                // Live feeds on every instance learn of the change when this transaction commits
+                // (PostgreSQL folds identical notifications of one transaction into one).
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANGED_CHANNEL)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             match change {
                 InventoryEvent::Initialized { sections, .. } => {
                     for (name, layout) in sections {
