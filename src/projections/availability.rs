@@ -12,7 +12,9 @@ use crate::domain::inventory::InventoryEvent;
 #[derive(Debug)]
 pub struct Availability;
 
-/// Moves a hold's seats to `to` ("reserved", "sold" or "available") and adjusts the counters.
+/// Moves a hold's seats to `to` ("reserved", "sold" or "available"), adjusts the counters and
+/// notifies live feeds, in one statement (one round trip: this projector is the read side's
+/// bottleneck). A hold that is not there changes nothing.
 async fn move_hold(
     tx: &mut PgConnection,
     event_id: Uuid,
@@ -21,50 +23,42 @@ async fn move_hold(
     hold_status: &str,
     at: crate::domain::values::Timestamp,
 ) -> Result<(), sqlx::Error> {
-    let hold: Option<(String, Vec<i32>, String)> = sqlx::query_as(
-        "SELECT section, positions, status FROM inventory_holds WHERE event_id = $1 AND reservation_id = $2",
-    )
-    .bind(event_id)
-    .bind(reservation)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((section, positions, from)) = hold else { return Ok(()) };
-    let n = i32::try_from(positions.len()).unwrap_or(i32::MAX);
-    let column = |status: &str| match status {
-        "held" => "reserved",
-        "sold" => "sold",
-        _ => "available",
-    };
-    let (from_col, to_col) = (column(&from), column(hold_status));
-    if from_col != to_col {
-        sqlx::query(&format!(
-            "UPDATE section_availability SET {from_col} = {from_col} - $3, {to_col} = {to_col} + $3, last_updated = $4
-             WHERE event_id = $1 AND section = $2"
-        ))
-        .bind(event_id)
-        .bind(&section)
-        .bind(n)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    }
     sqlx::query(
-        "UPDATE seat_status SET status = $4, reservation_id = CASE WHEN $4 = 'available' THEN NULL ELSE $5 END
-         WHERE event_id = $1 AND section = $2 AND position = ANY($3)",
+        "WITH old AS (
+             SELECT section, positions, cardinality(positions) AS n,
+                    CASE status WHEN 'held' THEN 'reserved' WHEN 'sold' THEN 'sold' ELSE 'available' END AS from_col
+             FROM inventory_holds WHERE event_id = $1 AND reservation_id = $2
+         ), target AS (
+             SELECT CASE $4::text WHEN 'held' THEN 'reserved' WHEN 'sold' THEN 'sold' ELSE 'available' END AS to_col
+         ), counts AS (
+             UPDATE section_availability s SET
+                 available = s.available + CASE WHEN t.to_col = 'available' THEN o.n ELSE 0 END
+                                         - CASE WHEN o.from_col = 'available' THEN o.n ELSE 0 END,
+                 reserved = s.reserved + CASE WHEN t.to_col = 'reserved' THEN o.n ELSE 0 END
+                                       - CASE WHEN o.from_col = 'reserved' THEN o.n ELSE 0 END,
+                 sold = s.sold + CASE WHEN t.to_col = 'sold' THEN o.n ELSE 0 END
+                               - CASE WHEN o.from_col = 'sold' THEN o.n ELSE 0 END,
+                 last_updated = $5
+             FROM old o, target t
+             WHERE s.event_id = $1 AND s.section = o.section AND o.from_col <> t.to_col
+         ), seats AS (
+             UPDATE seat_status s
+             SET status = $3::text, reservation_id = CASE WHEN $3::text = 'available' THEN NULL ELSE $2 END
+             FROM old o
+             WHERE s.event_id = $1 AND s.section = o.section AND s.position = ANY(o.positions)
+         ), hold AS (
+             UPDATE inventory_holds SET status = $4::text WHERE event_id = $1 AND reservation_id = $2
+         )
+         SELECT pg_notify($6, $1::text)",
     )
     .bind(event_id)
-    .bind(&section)
-    .bind(&positions)
-    .bind(to)
     .bind(reservation)
+    .bind(to)
+    .bind(hold_status)
+    .bind(at)
+    .bind(CHANGED_CHANNEL)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE inventory_holds SET status = $3 WHERE event_id = $1 AND reservation_id = $2")
-        .bind(event_id)
-        .bind(reservation)
-        .bind(hold_status)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 
@@ -85,24 +79,15 @@ impl Projector for Availability {
         Box::pin(async move {
             let DomainEvent::Inventory(event_id, change) = &event.event else { return Ok(()) };
             let (id, at) = (event_id.as_uuid(), event.recorded_at);
-            let counts_change = !matches!(
-                change,
-                InventoryEvent::SalesOpened { .. }
-                    | InventoryEvent::SalesClosed { .. }
-                    | InventoryEvent::EventCancelled
-                    | InventoryEvent::ReservationVoided { .. }
-            );
-            if counts_change {
-                // Live feeds on every instance learn of the change when this transaction commits
-                // (PostgreSQL folds identical notifications of one transaction into one).
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANGED_CHANNEL)
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
             match change {
                 InventoryEvent::Initialized { sections, .. } => {
+                    // Live feeds on every instance learn of the change when this transaction
+                    // commits (the other changes notify inside their own statement).
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(CHANGED_CHANNEL)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
                     for (name, layout) in sections {
                         let capacity = i32::try_from(layout.capacity()).unwrap_or(i32::MAX);
                         sqlx::query(
@@ -136,16 +121,30 @@ impl Projector for Availability {
                 }
                 InventoryEvent::SeatsReserved { reservation_id, section, positions } => {
                     let positions: Vec<i32> = positions.iter().map(|p| i32::try_from(*p).unwrap_or(i32::MAX)).collect();
+                    // The hold, the counters, the seats and the notification in one round trip.
                     sqlx::query(
-                        "INSERT INTO inventory_holds (event_id, reservation_id, section, positions, status) VALUES ($1, $2, $3, $4, 'available')",
+                        "WITH hold AS (
+                             INSERT INTO inventory_holds (event_id, reservation_id, section, positions, status)
+                             VALUES ($1, $2, $3, $4, 'held')
+                         ), counts AS (
+                             UPDATE section_availability
+                             SET available = available - cardinality($4::int[]),
+                                 reserved = reserved + cardinality($4::int[]), last_updated = $5
+                             WHERE event_id = $1 AND section = $3
+                         ), seats AS (
+                             UPDATE seat_status SET status = 'reserved', reservation_id = $2
+                             WHERE event_id = $1 AND section = $3 AND position = ANY($4)
+                         )
+                         SELECT pg_notify($6, $1::text)",
                     )
                     .bind(id)
                     .bind(reservation_id.as_uuid())
                     .bind(section.as_str())
                     .bind(&positions)
+                    .bind(at)
+                    .bind(CHANGED_CHANNEL)
                     .execute(&mut *tx)
                     .await?;
-                    move_hold(tx, id, reservation_id.as_uuid(), "reserved", "held", at).await?;
                 }
                 InventoryEvent::SeatsSold { reservation_id } => {
                     move_hold(tx, id, reservation_id.as_uuid(), "sold", "sold", at).await?;

@@ -77,7 +77,8 @@ async fn the_catalogue_shows_published_events_with_current_prices_and_live_avail
     let event = create_event(&app, "Cup Final", true).await;
     let draft = create_event(&app, "Secret Gig", false).await;
 
-    let page = app.get_until("/api/events", |b| b["total"] == 1).await;
+    // Listed once published; wait until the catalogue has also seen sales open.
+    let page = app.get_until("/api/events", |b| b["total"] == 1 && b["events"][0]["status"] == "sales_open").await;
     assert_eq!((page["page"].clone(), page["per_page"].clone()), (json!(1), json!(20)));
     let listed = &page["events"][0];
     assert_eq!(listed["event_id"], event.to_string());
@@ -132,6 +133,7 @@ async fn bad_requests_get_our_error_format_and_a_4xx() {
         assert_eq!((status, body["code"].as_str().unwrap()), (expected_status, expected_code), "{path}: {body}");
     }
     // Nothing was changed by any of it.
-    let page = app.get_until("/api/events", |b| b["total"] == 1).await;
+    // Listed once published; wait until the catalogue has also seen sales open.
+    let page = app.get_until("/api/events", |b| b["total"] == 1 && b["events"][0]["status"] == "sales_open").await;
     assert_eq!(page["events"][0]["name"], "Derby");
 }
