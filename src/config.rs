@@ -45,6 +45,9 @@ pub struct Config {
     pub oidc_providers: Vec<OidcProviderConfig>,
     /// `WS_MAX_CONNECTIONS` (50000): live availability sockets per instance.
     pub ws_max_connections: usize,
+    /// `WS_PING_SECONDS` (20): keep-alive interval on live sockets; the session is re-checked
+    /// each time, so a socket outlives a logout by at most this long.
+    pub ws_ping_seconds: u64,
     /// `REQUEST_TIMEOUT_SECONDS` (30): a request without an answer by then gets a 503.
     pub request_timeout_seconds: u64,
 }
@@ -161,6 +164,7 @@ impl Config {
             oidc_providers: oidc_providers(std::env::vars())?,
             ws_max_connections: parsed("WS_MAX_CONNECTIONS", 50_000)?,
             request_timeout_seconds: parsed("REQUEST_TIMEOUT_SECONDS", 30)?,
+            ws_ping_seconds: parsed("WS_PING_SECONDS", 20)?.max(1),
         })
     }
 

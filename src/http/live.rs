@@ -21,9 +21,6 @@ use super::AppState;
 use super::error::{ApiError, Path, Query, Result};
 use crate::live::{AvailabilityFeed, Slot};
 
-/// Keep-alive for proxies that drop quiet connections.
-const PING_EVERY: Duration = Duration::from_secs(20);
-
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws/events/{id}/availability", get(availability))
 }
@@ -50,20 +47,38 @@ async fn availability(
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
     let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let token = query.session_id.as_deref().or(bearer).ok_or(ApiError::Unauthenticated)?;
+    let token = query.session_id.as_deref().or(bearer).ok_or(ApiError::Unauthenticated)?.trim().to_owned();
     let now = state.runtime.clock().now();
-    state.auth.session(token.trim(), now).await?.ok_or(ApiError::Unauthenticated)?;
+    state.auth.session(&token, now).await?.ok_or(ApiError::Unauthenticated)?;
     super::events::public_event(&state, id).await?;
     let upgrade = upgrade.map_err(|e| ApiError::InvalidRequest(format!("a WebSocket upgrade is required: {e}")))?;
     let slot = state
         .live
         .acquire()
         .ok_or_else(|| ApiError::unavailable("websocket_capacity", "WS_MAX_CONNECTIONS reached on this instance"))?;
-    let feed = state.live.clone();
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, feed, id, slot)))
+    let watcher = Watcher { feed: state.live.clone(), state, token, event_id: id };
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, watcher, slot)))
 }
 
-async fn serve(mut socket: WebSocket, feed: AvailabilityFeed, event_id: Uuid, _slot: Slot) {
+/// What one socket needs: the feed, and the session it was opened with.
+struct Watcher {
+    feed: AvailabilityFeed,
+    state: AppState,
+    token: String,
+    event_id: Uuid,
+}
+
+impl Watcher {
+    /// Whether the session still stands (logout ends it at once; Redis trouble does not close
+    /// the socket, the next check will tell).
+    async fn signed_in(&self) -> bool {
+        let now = self.state.runtime.clock().now();
+        !matches!(self.state.auth.session(&self.token, now).await, Ok(None))
+    }
+}
+
+async fn serve(mut socket: WebSocket, watcher: Watcher, _slot: Slot) {
+    let Watcher { ref feed, event_id, .. } = watcher;
     // Subscribe before the first snapshot, so no change falls between the two.
     let mut updates = feed.subscribe(event_id);
     let mut stopped = feed.stopped();
@@ -80,7 +95,8 @@ async fn serve(mut socket: WebSocket, feed: AvailabilityFeed, event_id: Uuid, _s
     if socket.send(Message::Text(first.into())).await.is_err() {
         return;
     }
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let every = Duration::from_secs(watcher.state.config.ws_ping_seconds);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         let outgoing = tokio::select! {
             update = updates.recv() => match update {
@@ -97,7 +113,15 @@ async fn serve(mut socket: WebSocket, feed: AvailabilityFeed, event_id: Uuid, _s
                 // Pings are answered by the library; clients have nothing else to say.
                 Some(Ok(_)) => continue,
             },
-            _ = ping.tick() => serde_json::json!({ "type": "ping" }).to_string(),
+            _ = ping.tick() => {
+                if !watcher.signed_in().await {
+                    let message = serde_json::json!({ "type": "error", "message": "the session has ended" });
+                    let _ = socket.send(Message::Text(message.to_string().into())).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
+                serde_json::json!({ "type": "ping" }).to_string()
+            }
             _ = stopped.changed() => {
                 let _ = socket.send(Message::Close(None)).await;
                 break;

@@ -134,3 +134,39 @@ async fn refusals_happen_before_the_upgrade() {
     drop(reconnected);
     assert_eq!(connect(&app, &path(&buyer)).await.err(), Some(StatusCode::UNAUTHORIZED));
 }
+
+#[tokio::test]
+async fn sockets_get_pings_and_close_soon_after_their_session_ends() {
+    let app = spawn_app_with(|c| c.ws_ping_seconds = 1).await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let buyer = app.sign_in("leaving@example.com").await;
+    let event = app.open_event(&admin, 10).await;
+    app.get_until(&format!("/api/events/{event}"), |b| b["status"] == "sales_open").await;
+    let mut socket = connect(&app, &format!("/ws/events/{event}/availability?session_id={buyer}")).await.unwrap();
+
+    let mut kinds = Vec::new();
+    let mut logged_out = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        match message {
+            Message::Text(text) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                let kind = value["type"].as_str().unwrap().to_owned();
+                if kind == "ping" && !logged_out {
+                    let out = app.post_json("/api/auth/logout", Some(&buyer), &json!({})).await;
+                    assert_eq!(out.status(), StatusCode::OK);
+                    logged_out = true;
+                }
+                kinds.push(kind);
+            }
+            Message::Close(_) => {
+                kinds.push("close".into());
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("availability"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "ping"), "{kinds:?}");
+    assert_eq!(&kinds[kinds.len() - 2..], ["error", "close"], "{kinds:?}");
+}

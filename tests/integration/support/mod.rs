@@ -145,6 +145,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         oidc_providers: Vec::new(),
         ws_max_connections: 100,
         request_timeout_seconds: 30,
+        ws_ping_seconds: 20,
     };
     adjust(&mut config);
     let app = ticketing::app::Application::build(config).await.expect("application");
