@@ -3,15 +3,15 @@
 //! Each provider comes from `OIDC_<NAME>_ISSUER/_CLIENT_ID/_CLIENT_SECRET`; its endpoints are
 //! discovered from `<issuer>/.well-known/openid-configuration` on first use (so a provider that is
 //! down does not stop the server from starting) and the discovered issuer must equal the configured
-//! one. `state` and the PKCE verifier live in Redis for ten minutes and are taken once: a forged,
-//! expired or replayed `state` finds nothing. The code is exchanged server to server with the client
-//! secret and the verifier; the address comes from the provider's userinfo endpoint, called with the
-//! access token just obtained over that authenticated channel, and must be `email_verified`.
+//! one. `state`, the PKCE verifier and a `nonce` live in Redis for ten minutes and are taken once: a
+//! forged, expired or replayed `state` finds nothing. The code is exchanged server to server with the
+//! client secret and the verifier. The ID token that comes back is verified (signature against the
+//! provider's published keys, issuer, audience, expiry, our nonce); the address comes from the
+//! userinfo endpoint for the same subject and must be `email_verified`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     Scope, TokenResponse, TokenUrl,
@@ -53,16 +53,36 @@ struct Discovery {
     authorization_endpoint: String,
     token_endpoint: String,
     userinfo_endpoint: String,
+    jwks_uri: String,
 }
 
 #[derive(Serialize, Deserialize)]
 struct PendingSignIn {
     provider: String,
     pkce_verifier: String,
+    nonce: String,
+}
+
+/// The token endpoint's answer: OAuth's fields plus OpenID Connect's `id_token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdTokenField {
+    id_token: Option<String>,
+}
+
+impl oauth2::ExtraTokenFields for IdTokenField {}
+
+type TokenAnswer = oauth2::StandardTokenResponse<IdTokenField, oauth2::basic::BasicTokenType>;
+
+/// The ID token claims we check.
+#[derive(Debug, Deserialize)]
+struct IdClaims {
+    sub: String,
+    nonce: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct UserInfo {
+    sub: String,
     email: Option<String>,
     #[serde(default)]
     email_verified: Option<serde_json::Value>,
@@ -150,13 +170,19 @@ impl Oidc {
         let discovery = self.discovery(provider).await?;
         let client = client(&provider.config, discovery, &self.redirect_url(name))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random();
         let (url, state) = client
             .authorize_url(CsrfToken::new_random)
             .add_scope(Scope::new("openid".into()))
             .add_scope(Scope::new("email".into()))
+            .add_extra_param("nonce", nonce.secret())
             .set_pkce_challenge(challenge)
             .url();
-        let pending = PendingSignIn { provider: name.to_owned(), pkce_verifier: verifier.secret().clone() };
+        let pending = PendingSignIn {
+            provider: name.to_owned(),
+            pkce_verifier: verifier.secret().clone(),
+            nonce: nonce.secret().clone(),
+        };
         let value = serde_json::to_string(&pending).map_err(|e| OidcError::Rejected(e.to_string()))?;
         let mut redis = self.auth.redis();
         let () = redis.set_ex(self.state_key(state.secret()), value, STATE_TTL_SECONDS).await?;
@@ -196,6 +222,20 @@ impl Oidc {
                 },
             })?;
         let failed = |reason: String| OidcError::Provider { provider: name.to_owned(), reason };
+        let id_token = token
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or_else(|| OidcError::Rejected("the provider sent no ID token".into()))?;
+        let subject = verify_id_token(
+            &self.http,
+            &discovery.jwks_uri,
+            &discovery.issuer,
+            &provider.config.client_id,
+            id_token,
+            &pending.nonce,
+        )
+        .await?;
         let response = self
             .http
             .get(&discovery.userinfo_endpoint)
@@ -207,6 +247,9 @@ impl Oidc {
             return Err(failed(format!("userinfo answered {}", response.status())));
         }
         let info: UserInfo = response.json().await.map_err(|e| failed(format!("userinfo document: {e}")))?;
+        if info.sub != subject {
+            return Err(OidcError::Rejected("userinfo describes another subject than the ID token".into()));
+        }
         let verified = matches!(info.email_verified, Some(serde_json::Value::Bool(true)))
             || matches!(&info.email_verified, Some(serde_json::Value::String(s)) if s == "true");
         let email = info.email.ok_or_else(|| OidcError::Rejected("the provider gave no email address".into()))?;
@@ -217,9 +260,55 @@ impl Oidc {
     }
 }
 
+/// The subject of a valid ID token: signed by one of the keys published at `jwks_uri`, issued
+/// by `issuer` for `audience`, not expired, and carrying `nonce`.
+///
+/// # Errors
+/// `Rejected` when the token does not verify; `Provider` when the keys cannot be fetched.
+pub async fn verify_id_token(
+    http: &reqwest::Client,
+    jwks_uri: &str,
+    issuer: &str,
+    audience: &str,
+    id_token: &str,
+    nonce: &str,
+) -> Result<String, OidcError> {
+    let rejected = |reason: String| OidcError::Rejected(format!("ID token: {reason}"));
+    let unreachable =
+        |e: reqwest::Error| OidcError::Provider { provider: issuer.to_owned(), reason: format!("jwks: {e}") };
+    let header = jsonwebtoken::decode_header(id_token).map_err(|e| rejected(e.to_string()))?;
+    let keys: jsonwebtoken::jwk::JwkSet = http
+        .get(jwks_uri)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(unreachable)?
+        .json()
+        .await
+        .map_err(unreachable)?;
+    let key = match &header.kid {
+        Some(kid) => keys.find(kid),
+        None => keys.keys.first(),
+    }
+    .ok_or_else(|| rejected("signed with a key the provider does not publish".into()))?;
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(key).map_err(|e| rejected(e.to_string()))?;
+    // The algorithm comes from the header but must suit the published key (`decode` checks it),
+    // so an HMAC "signed" with the public key cannot pass.
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims =
+        jsonwebtoken::decode::<IdClaims>(id_token, &decoding, &validation).map_err(|e| rejected(e.to_string()))?.claims;
+    if claims.nonce.as_deref() != Some(nonce) {
+        return Err(rejected("the nonce is not this sign-in's".into()));
+    }
+    Ok(claims.sub)
+}
+
 type ConfiguredClient = oauth2::Client<
     oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
+    TokenAnswer,
     oauth2::basic::BasicTokenIntrospectionResponse,
     oauth2::StandardRevocableToken,
     oauth2::basic::BasicRevocationErrorResponse,
@@ -235,7 +324,7 @@ fn client(config: &OidcProviderConfig, discovery: &Discovery, redirect: &str) ->
         provider: config.name.clone(),
         reason: format!("{what}: {e}"),
     };
-    Ok(BasicClient::new(ClientId::new(config.client_id.clone()))
+    Ok(oauth2::Client::new(ClientId::new(config.client_id.clone()))
         .set_client_secret(ClientSecret::new(config.client_secret.clone()))
         .set_auth_uri(
             AuthUrl::new(discovery.authorization_endpoint.clone()).map_err(|e| invalid("authorization_endpoint", e))?,

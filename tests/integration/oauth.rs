@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, LOCATION};
-use serde_json::Value;
+use serde_json::{Value, json};
 use ticketing::config::OidcProviderConfig;
 use tokio::io::AsyncBufReadExt;
 
@@ -174,4 +174,103 @@ async fn a_provider_that_cannot_be_reached_is_a_503_not_a_crash() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["code"], "DEPENDENCY_UNAVAILABLE");
+}
+
+/// The ID-token check on its own, against tokens the test signs: only a token signed by a
+/// published key, for us, from the issuer, unexpired and with this sign-in's nonce passes.
+#[tokio::test]
+async fn id_tokens_that_do_not_verify_are_refused() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use ticketing::auth::oidc::{OidcError, verify_id_token};
+
+    const ISSUER: &str = "https://issuer.example";
+    const AUDIENCE: &str = "ticketing";
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oidc");
+    let jwks = std::fs::read_to_string(fixtures.join("jwks.json")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let keys = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { ([("content-type", "application/json")], jwks) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, keys).await.unwrap() });
+
+    let provider = EncodingKey::from_rsa_pem(&std::fs::read(fixtures.join("provider.pem")).unwrap()).unwrap();
+    let stranger = EncodingKey::from_rsa_pem(&std::fs::read(fixtures.join("stranger.pem")).unwrap()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |iss: &str, aud: &str, exp: i64, nonce: Option<&str>| {
+        let mut claims = json!({ "iss": iss, "aud": aud, "sub": "user-1", "exp": exp, "iat": now });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        claims
+    };
+    let signed = |key: &EncodingKey, alg: Algorithm, kid: Option<&str>, claims: &Value| {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        encode(&header, claims, key).unwrap()
+    };
+    let http = reqwest::Client::new();
+    let good = claims(ISSUER, AUDIENCE, now + 300, Some("nonce-1"));
+    let token = signed(&provider, Algorithm::RS256, Some("test-key-1"), &good);
+    let subject = verify_id_token(&http, &jwks_uri, ISSUER, AUDIENCE, &token, "nonce-1").await.unwrap();
+    assert_eq!(subject, "user-1");
+
+    let public_pem = std::fs::read(fixtures.join("jwks.json")).unwrap();
+    let forged: Vec<(&str, String)> = vec![
+        (
+            "another sign-in's nonce",
+            signed(
+                &provider,
+                Algorithm::RS256,
+                Some("test-key-1"),
+                &claims(ISSUER, AUDIENCE, now + 300, Some("nonce-2")),
+            ),
+        ),
+        (
+            "no nonce",
+            signed(&provider, Algorithm::RS256, Some("test-key-1"), &claims(ISSUER, AUDIENCE, now + 300, None)),
+        ),
+        (
+            "for another client",
+            signed(
+                &provider,
+                Algorithm::RS256,
+                Some("test-key-1"),
+                &claims(ISSUER, "someone-else", now + 300, Some("nonce-1")),
+            ),
+        ),
+        (
+            "from another issuer",
+            signed(
+                &provider,
+                Algorithm::RS256,
+                Some("test-key-1"),
+                &claims("https://evil.example", AUDIENCE, now + 300, Some("nonce-1")),
+            ),
+        ),
+        (
+            "expired",
+            signed(
+                &provider,
+                Algorithm::RS256,
+                Some("test-key-1"),
+                &claims(ISSUER, AUDIENCE, now - 600, Some("nonce-1")),
+            ),
+        ),
+        ("an unpublished key under the published kid", signed(&stranger, Algorithm::RS256, Some("test-key-1"), &good)),
+        ("an unknown kid", signed(&provider, Algorithm::RS256, Some("rotated-away"), &good)),
+        (
+            "HMAC keyed with public material",
+            signed(&EncodingKey::from_secret(&public_pem), Algorithm::HS256, Some("test-key-1"), &good),
+        ),
+        ("not a JWT", "not.a.jwt".to_owned()),
+    ];
+    for (why, token) in forged {
+        let verdict = verify_id_token(&http, &jwks_uri, ISSUER, AUDIENCE, &token, "nonce-1").await;
+        assert!(matches!(verdict, Err(OidcError::Rejected(_))), "{why}: {verdict:?}");
+    }
 }
