@@ -227,6 +227,16 @@ impl Auth {
         Ok(self.user(id).await?.map(|u| (u, now + SESSION_TTL)))
     }
 
+    /// Whether a session is still live, without extending it or loading its user (cheap enough
+    /// to ask for every open socket).
+    ///
+    /// # Errors
+    /// Redis.
+    pub async fn session_exists(&self, token: &str) -> Result<bool, AuthError> {
+        let mut redis = self.redis.clone();
+        Ok(redis.exists(self.key("session", token)).await?)
+    }
+
     /// Ends a session everywhere at once.
     ///
     /// # Errors

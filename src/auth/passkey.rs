@@ -229,18 +229,13 @@ impl Passkeys {
             }
         }
         .map_err(|e| PasskeyError::Rejected(format!("the assertion did not verify: {e}")))?;
-        if passkey.update_credential(&result) == Some(true) {
-            sqlx::query("UPDATE passkeys SET passkey = $2, last_used_at = now() WHERE passkey_id = $1")
-                .bind(passkey_id)
-                .bind(sqlx::types::Json(&passkey))
-                .execute(self.auth.users_db())
-                .await?;
-        } else {
-            sqlx::query("UPDATE passkeys SET last_used_at = now() WHERE passkey_id = $1")
-                .bind(passkey_id)
-                .execute(self.auth.users_db())
-                .await?;
-        }
+        // The stored credential is rewritten only when the signature counter (or a flag) moved.
+        let changed = (passkey.update_credential(&result) == Some(true)).then_some(sqlx::types::Json(&passkey));
+        sqlx::query("UPDATE passkeys SET passkey = COALESCE($2, passkey), last_used_at = now() WHERE passkey_id = $1")
+            .bind(passkey_id)
+            .bind(changed)
+            .execute(self.auth.users_db())
+            .await?;
         self.auth.user(user_id).await?.ok_or_else(|| PasskeyError::Rejected("the account is gone".into()))
     }
 }

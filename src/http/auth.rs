@@ -72,6 +72,11 @@ async fn rate_limit(
     }
 }
 
+/// The token of `Authorization: Bearer <token>`, if the request carries one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
+}
+
 /// The signed-in user of a request (`Authorization: Bearer <session_token>`); 401 otherwise.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -84,13 +89,7 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
         // Already looked up for this request (the idempotency middleware does): one Redis trip.
         if let Some(known) = parts.extensions.get::<Self>()
             && known.token == token

@@ -6,7 +6,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::auth::SignedIn;
+use super::auth::{SignedIn, bearer_token};
 use super::error::ApiError;
 use crate::auth::hashed;
 
@@ -51,13 +51,7 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
         }
     };
     // Per user: the session's user, or the caller's bearer token for anything else.
-    let token = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map_or("", str::trim)
-        .to_owned();
+    let token = bearer_token(request.headers()).unwrap_or_default().to_owned();
     let owner = match state.auth.session(&token, state.runtime.clock().now()).await {
         Ok(Some((user, expires_at))) => {
             let owner = user.id.to_string();

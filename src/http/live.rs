@@ -7,11 +7,11 @@
 use super::openapi::schema;
 use std::time::Duration;
 
+use super::auth::bearer_token;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -46,8 +46,13 @@ async fn availability(
     headers: HeaderMap,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
-    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let token = query.session_id.as_deref().or(bearer).ok_or(ApiError::Unauthenticated)?.trim().to_owned();
+    let token = query
+        .session_id
+        .as_deref()
+        .or_else(|| bearer_token(&headers))
+        .ok_or(ApiError::Unauthenticated)?
+        .trim()
+        .to_owned();
     let now = state.runtime.clock().now();
     state.auth.session(&token, now).await?.ok_or(ApiError::Unauthenticated)?;
     super::events::public_event(&state, id).await?;
@@ -70,10 +75,9 @@ struct Watcher {
 
 impl Watcher {
     /// Whether the session still stands (logout ends it at once; Redis trouble does not close
-    /// the socket, the next check will tell).
+    /// the socket, the next check will tell). One Redis EXISTS: this runs for every socket.
     async fn signed_in(&self) -> bool {
-        let now = self.state.runtime.clock().now();
-        !matches!(self.state.auth.session(&self.token, now).await, Ok(None))
+        !matches!(self.state.auth.session_exists(&self.token).await, Ok(false))
     }
 }
 
