@@ -38,24 +38,10 @@ async fn fixture(app: &TestApp, admin: &str, alice: &str) -> Fixture {
     let reserve = |q: i64| json!({ "event_id": event, "section": "Floor", "quantity": q });
     let paid: Value = app.post_json("/api/reservations", Some(alice), &reserve(2)).await.json().await.unwrap();
     let paid_id = paid["reservation_id"].as_str().unwrap().to_owned();
-    let paid: Value = app
-        .post_json(
-            &format!("/api/reservations/{paid_id}/payment"),
-            Some(alice),
-            &json!({ "payment_method": card_json("4242424242424242") }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let paid: Value = app.pay(alice, &paid_id, "4242424242424242").await.json().await.unwrap();
     let declined: Value = app.post_json("/api/reservations", Some(alice), &reserve(1)).await.json().await.unwrap();
     let declined_id = declined["reservation_id"].as_str().unwrap().to_owned();
-    app.post_json(
-        &format!("/api/reservations/{declined_id}/payment"),
-        Some(alice),
-        &json!({ "payment_method": card_json("4000000000000002") }),
-    )
-    .await;
+    app.pay(alice, &declined_id, "4000000000000002").await;
     let me: Value = app.get_as(alice, "/api/auth/session").await.json().await.unwrap();
     // Tickets are found through the read model: wait for it.
     app.get_until(&format!("/api/events/{event}/availability"), |b| b["sections"]["Floor"]["sold"] == 2).await;

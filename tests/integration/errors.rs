@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_EMAIL, TestApp, card_json, spawn_app, spawn_app_with};
+use crate::support::{ADMIN_EMAIL, TestApp, spawn_app, spawn_app_with};
 
 async fn expect(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
     let actual = response.status();
@@ -64,16 +64,7 @@ async fn the_remaining_documented_codes_are_produced_with_their_statuses() {
     let tomorrow = event_in(&app, &admin, 12, &["publish", "sales/open"]).await;
     let held: Value = reserve(&app, &buyer, &tomorrow).await.json().await.unwrap();
     let reservation = held["reservation_id"].as_str().unwrap().to_owned();
-    let paid: Value = app
-        .post_json(
-            &format!("/api/reservations/{reservation}/payment"),
-            Some(&buyer),
-            &json!({ "payment_method": card_json("4242424242424242") }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let paid: Value = app.pay(&buyer, &reservation, "4242424242424242").await.json().await.unwrap();
     let ticket = paid["tickets"][0]["ticket_id"].as_str().unwrap().to_owned();
     let transfer = app
         .post_json(
@@ -114,13 +105,7 @@ async fn paying_after_the_hold_ended_is_408_reservation_expired() {
     let held: Value = reserve(&app, &buyer, &open).await.json().await.unwrap();
     let held = held["reservation_id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let late = app
-        .post_json(
-            &format!("/api/reservations/{held}/payment"),
-            Some(&buyer),
-            &json!({ "payment_method": card_json("4242424242424242") }),
-        )
-        .await;
+    let late = app.pay(&buyer, &held, "4242424242424242").await;
     expect(late, StatusCode::REQUEST_TIMEOUT, "RESERVATION_EXPIRED").await;
 
     let after: Value = app.get_as(&buyer, &format!("/api/reservations/{held}")).await.json().await.unwrap();

@@ -53,16 +53,7 @@ async fn hostile_bodies_on_every_write_route_are_4xx_in_our_format_and_change_no
         .await
         .unwrap();
     let paid_id = paid["reservation_id"].as_str().unwrap().to_owned();
-    let paid: Value = app
-        .post_json(
-            &format!("/api/reservations/{paid_id}/payment"),
-            Some(&buyer),
-            &json!({ "payment_method": card_json("4242424242424242") }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let paid: Value = app.pay(&buyer, &paid_id, "4242424242424242").await.json().await.unwrap();
     let payment = paid["payment_id"].as_str().unwrap().to_owned();
     let ticket = paid["tickets"][0]["ticket_id"].as_str().unwrap().to_owned();
 

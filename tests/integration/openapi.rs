@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_EMAIL, TestApp, card_json, spawn_app};
+use crate::support::{ADMIN_EMAIL, TestApp, spawn_app};
 
 /// (method, path) of every route registered in `src/http`, read from the source.
 fn registered_operations() -> BTreeSet<(String, String)> {
@@ -123,16 +123,7 @@ async fn real_answers_match_the_documented_schemas() {
     let reservation: Value = app.post_json("/api/reservations", Some(&buyer), &reserve).await.json().await.unwrap();
     conforms(&doc, "post", "/api/reservations", 201, &reservation);
     let rid = reservation["reservation_id"].as_str().unwrap().to_owned();
-    let paid: Value = app
-        .post_json(
-            &format!("/api/reservations/{rid}/payment"),
-            Some(&buyer),
-            &json!({ "payment_method": card_json("4242424242424242") }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let paid: Value = app.pay(&buyer, &rid, "4242424242424242").await.json().await.unwrap();
     conforms(&doc, "post", "/api/reservations/{id}/payment", 200, &paid);
     let payment_id = paid["payment_id"].as_str().unwrap().to_owned();
     app.get_until(&format!("/api/events/{id}/availability"), |b| b["sections"]["Balcony"]["sold"] == 2).await;
@@ -150,13 +141,7 @@ async fn real_answers_match_the_documented_schemas() {
         .json::<Value>()
         .await
         .unwrap();
-    let refused = app
-        .post_json(
-            &format!("/api/reservations/{}/payment", declined["reservation_id"].as_str().unwrap()),
-            Some(&buyer),
-            &json!({ "payment_method": card_json("4000000000000002") }),
-        )
-        .await;
+    let refused = app.pay(&buyer, declined["reservation_id"].as_str().unwrap(), "4000000000000002").await;
     assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
     conforms(&doc, "post", "/api/reservations/{id}/payment", 402, &refused.json().await.unwrap());
 

@@ -271,6 +271,12 @@ pub fn card_json(number: &str) -> serde_json::Value {
 }
 
 impl TestApp {
+    /// `POST /api/reservations/{reservation}/payment` by `token` with the test card `number`.
+    pub async fn pay(&self, token: &str, reservation: &str, number: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "payment_method": card_json(number) });
+        self.post_json(&format!("/api/reservations/{reservation}/payment"), Some(token), &body).await
+    }
+
     /// An event on sale with one general section `Floor` of `capacity` seats, created by `admin`.
     pub async fn open_event(&self, admin: &str, capacity: u32) -> String {
         let body = serde_json::json!({
