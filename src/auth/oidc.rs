@@ -125,12 +125,6 @@ impl Oidc {
         Ok(Self { providers: Arc::new(providers), http, public_url: public_url.trim_end_matches('/').to_owned(), auth })
     }
 
-    pub fn provider_names(&self) -> Vec<String> {
-        let mut names: Vec<_> = self.providers.keys().cloned().collect();
-        names.sort();
-        names
-    }
-
     fn redirect_url(&self, name: &str) -> String {
         format!("{}/api/auth/oauth/{name}/callback", self.public_url)
     }
