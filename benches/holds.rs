@@ -78,6 +78,7 @@ async fn run(server: &str, batch_max: usize, holds: usize, buyers: usize) -> Res
                     section: SectionName::parse("Floor").unwrap_or_else(|_| unreachable!()),
                     quantity: Quantity::new(1).unwrap_or_else(|_| unreachable!()),
                     seats: None,
+                    reservation_id: None,
                 };
                 let t = Instant::now();
                 match rt.reserve(&Cause::new(None), CustomerId::from_uuid(Uuid::new_v4()), request).await {

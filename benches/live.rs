@@ -49,6 +49,10 @@ async fn setup(sockets: u64) -> Result<Setup, Box<dyn std::error::Error>> {
     config.redis_prefix = format!("ticketing_bench_{suffix}:");
     config.kafka_brokers = None;
     config.ws_max_connections = usize::try_from(sockets)? + 10;
+    // Every socket here is one user on one address: lift the per-user and per-address caps.
+    config.ws_max_per_user = config.ws_max_connections;
+    config.ws_max_per_ip = config.ws_max_connections;
+    config.metrics_addr = "127.0.0.1:0".into();
     let app = ticketing::app::Application::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
@@ -84,11 +88,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let answered: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let delays: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let messages = Arc::new(AtomicU64::new(0));
-    let ws = format!("{}/ws/events/{event_id}/availability?session_id={buyer_token}", base.replacen("http", "ws", 1));
+    let ws = format!("{}/ws/events/{event_id}/availability", base.replacen("http", "ws", 1));
     let mut clients = Vec::new();
     let connect_started = Instant::now();
     for _ in 0..sockets {
-        let (mut socket, _) = tokio_tungstenite::connect_async(&ws).await?;
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws.as_str())?;
+        request.headers_mut().insert("authorization", format!("Bearer {buyer_token}").parse()?);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
         let (answered, delays, messages) = (answered.clone(), delays.clone(), messages.clone());
         clients.push(tokio::spawn(async move {
             let mut seen = 0usize;

@@ -92,6 +92,7 @@ async fn write_holds(rt: &Runtime, event_id: EventId, holds: usize, stop: Arc<At
                     section: SectionName::parse("Floor").unwrap(),
                     quantity: Quantity::new(1).unwrap(),
                     seats: None,
+                    reservation_id: None,
                 };
                 rt.reserve(&Cause::new(None), CustomerId::from_uuid(Uuid::new_v4()), request).await.unwrap();
             }

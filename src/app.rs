@@ -16,8 +16,8 @@ use crate::bus::EventBus;
 use crate::bus::kafka::KafkaSettings;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::http::{self, AppState};
-use crate::live::AvailabilityFeed;
+use crate::http::{self, AppState, Shared};
+use crate::live::{AvailabilityFeed, Limits};
 use crate::projections;
 use crate::runtime::gateway::SimulatedGateway;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -43,6 +43,9 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// The operators' listener (`METRICS_ADDR`).
+    operations: TcpListener,
+    operations_port: u16,
     state: AppState,
     shutdown: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
@@ -55,6 +58,7 @@ impl Application {
     /// # Errors
     /// A database that cannot be migrated, or an address that cannot be bound.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        config.check().map_err(|e| StartupError::Setting(e.to_string()))?;
         for (url, migrator) in [
             (&config.database_url_events, &database::EVENTS_MIGRATOR),
             (&config.database_url_projections, &database::PROJECTIONS_MIGRATOR),
@@ -69,7 +73,14 @@ impl Application {
         let analytics_db = database::pool(&config.database_url_analytics, max)?;
         let auth_db = database::pool(&config.database_url_auth, max)?;
         let redis = redis::Client::open(config.redis_url.as_str())?;
-        let redis = redis::aio::ConnectionManager::new(redis).await?;
+        // Fail fast while Redis is away (a 503 in a second, not a request hanging on its
+        // deadline), and use it again as soon as it is back.
+        let redis_settings = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(1))
+            .set_response_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(1)
+            .set_max_delay(500);
+        let redis = redis::aio::ConnectionManager::new_with_config(redis, redis_settings).await?;
         let auth = Auth::new(auth_db, redis, config.redis_prefix.clone(), &config.admin_emails);
         let passkeys =
             Passkeys::new(&config.webauthn_rp_id, &config.public_url, auth.clone()).map_err(StartupError::Setting)?;
@@ -80,7 +91,11 @@ impl Application {
             None => Mailer::outbox(&config.mail_outbox_dir, &config.mail_from)?,
         };
         let store = EventStore::new(events_db.clone());
-        let runtime_config = RuntimeConfig { hold_seconds: config.reservation_ttl_seconds, ..RuntimeConfig::default() };
+        let runtime_config = RuntimeConfig {
+            hold_seconds: config.reservation_ttl_seconds,
+            max_held_per_customer: config.max_held_seats_per_customer,
+            ..RuntimeConfig::default()
+        };
         let runtime = Runtime::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -106,18 +121,19 @@ impl Application {
             background.push(bus.spawn_consumer(projections_db.clone(), projector, &stopped));
         }
         background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), &stopped));
-        let live = AvailabilityFeed::new(projections_db.clone(), config.ws_max_connections, stopped.clone());
+        let limits = Limits {
+            total: config.ws_max_connections,
+            per_user: config.ws_max_per_user,
+            per_address: config.ws_max_per_ip,
+        };
+        let live = AvailabilityFeed::new(projections_db.clone(), limits, stopped.clone());
         background.push(live.spawn());
 
-        let listener = TcpListener::bind(&config.http_addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr: config.http_addr.clone(), source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr: config.http_addr.clone(), source })?
-            .port();
-        tracing::info!(port, bus = bus.name(), "listening");
-        let state = AppState {
+        let (listener, port) = bind(&config.http_addr).await?;
+        let (operations, operations_port) = bind(&config.metrics_addr).await?;
+        tracing::info!(port, operations_port, bus = bus.name(), "listening");
+        let web = crate::http::web::WebApp::load(std::path::Path::new(&config.static_dir));
+        let state = AppState::new(Shared {
             runtime,
             events_db,
             projections: projections_db,
@@ -128,13 +144,20 @@ impl Application {
             passkeys,
             oidc,
             live,
+            web,
+            readiness: crate::http::health::ReadinessCache::default(),
             config: Arc::new(config),
-        };
-        Ok(Self { listener, port, state, shutdown, background })
+        });
+        Ok(Self { listener, port, operations, operations_port, state, shutdown, background })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the operators' listener (`/metrics`, detailed readiness).
+    pub fn operations_port(&self) -> u16 {
+        self.operations_port
     }
 
     pub fn state(&self) -> &AppState {
@@ -147,18 +170,35 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self { listener, state, shutdown, background, .. } = self;
+        let Self { listener, operations, state, shutdown, background, .. } = self;
+        let operations_app = http::operations_router(state.clone());
+        let mut stopped = shutdown.subscribe();
+        let operations_server = tokio::spawn(async move {
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(error) = axum::serve(operations, operations_app).with_graceful_shutdown(stop).await {
+                tracing::error!(%error, "operations listener failed");
+            }
+        });
         let app = http::router(state);
         let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(stop_signal())
             .await;
         tracing::info!("shutting down");
         let _ = shutdown.send(true);
-        for task in background {
+        for task in background.into_iter().chain([operations_server]) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
         }
         result
     }
+}
+
+async fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
+    let bind_error = |source| StartupError::Bind { addr: addr.to_owned(), source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    Ok((listener, port))
 }
 
 async fn stop_signal() {

@@ -79,5 +79,5 @@ pub async fn bootstrap_admin(config: &Config, email: &str) -> Result<String, Box
     let auth = Auth::new(users, redis, config.redis_prefix.clone(), &config.admin_emails);
     auth.user_for_email(&email, true).await?;
     let token = auth.issue_magic_link(&email).await?;
-    Ok(format!("{}/auth/verify?token={token}", config.public_url.trim_end_matches('/')))
+    Ok(format!("{}/auth/verify#token={token}", config.public_url.trim_end_matches('/')))
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod leadership;
 pub mod live;
 pub mod projections;
 pub mod runtime;

@@ -9,7 +9,6 @@
 //! nothing is missed across a reconnect.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -24,12 +23,28 @@ use crate::projections::availability;
 /// Changes to one event are sent at most this often.
 pub const COALESCE: Duration = Duration::from_millis(100);
 
+/// How many sockets may be open on one instance: in all, per user, per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub total: usize,
+    pub per_user: usize,
+    pub per_address: usize,
+}
+
+/// Open sockets, counted by who holds them.
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    per_user: HashMap<Uuid, usize>,
+    per_address: HashMap<String, usize>,
+}
+
 /// The live feeds of one instance. Cheap to clone.
 #[derive(Clone)]
 pub struct AvailabilityFeed {
     channels: Arc<Mutex<HashMap<Uuid, broadcast::Sender<Arc<str>>>>>,
-    connections: Arc<AtomicUsize>,
-    max_connections: usize,
+    counts: Arc<Mutex<Counts>>,
+    limits: Limits,
     projections: PgPool,
     stopped: watch::Receiver<bool>,
 }
@@ -37,41 +52,77 @@ pub struct AvailabilityFeed {
 impl std::fmt::Debug for AvailabilityFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AvailabilityFeed")
-            .field("connections", &self.connections.load(Ordering::Relaxed))
-            .field("max_connections", &self.max_connections)
+            .field("connections", &self.counts.lock().unwrap_or_else(PoisonError::into_inner).total)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-/// A connection counted against `WS_MAX_CONNECTIONS`; released when dropped.
+/// Which limit a refused socket ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    Instance,
+    User,
+    Address,
+}
+
+/// One open socket, counted against the limits; released when dropped.
 #[derive(Debug)]
-pub struct Slot(Arc<AtomicUsize>);
+pub struct Slot {
+    counts: Arc<Mutex<Counts>>,
+    user: Uuid,
+    address: String,
+}
 
 fn set_connections_gauge(count: usize) {
     metrics::gauge!("websocket_connections").set(u32::try_from(count).map_or(f64::from(u32::MAX), f64::from));
 }
 
+fn release<K: std::hash::Hash + Eq>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
-        let now = self.0.fetch_sub(1, Ordering::AcqRel) - 1;
-        set_connections_gauge(now);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.total -= 1;
+        release(&mut counts.per_user, &self.user);
+        release(&mut counts.per_address, &self.address);
+        set_connections_gauge(counts.total);
     }
 }
 
 impl AvailabilityFeed {
-    pub fn new(projections: PgPool, max_connections: usize, stopped: watch::Receiver<bool>) -> Self {
-        Self { channels: Arc::default(), connections: Arc::default(), max_connections, projections, stopped }
+    pub fn new(projections: PgPool, limits: Limits, stopped: watch::Receiver<bool>) -> Self {
+        Self { channels: Arc::default(), counts: Arc::default(), limits, projections, stopped }
     }
 
-    /// A place for one more socket, or `None` at the limit.
-    pub fn acquire(&self) -> Option<Slot> {
-        let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(self.connections.clone());
-        if before >= self.max_connections {
-            return None; // dropping the slot gives the count back
+    /// A place for one more socket of `user` from `address` (a rate-limit bucket), or the limit
+    /// it would break.
+    ///
+    /// # Errors
+    /// The instance, the user or the address has as many sockets as it may.
+    pub fn acquire(&self, user: Uuid, address: String) -> Result<Slot, Full> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if counts.total >= self.limits.total {
+            return Err(Full::Instance);
         }
-        set_connections_gauge(before + 1);
-        Some(slot)
+        if counts.per_user.get(&user).copied().unwrap_or(0) >= self.limits.per_user {
+            return Err(Full::User);
+        }
+        if counts.per_address.get(&address).copied().unwrap_or(0) >= self.limits.per_address {
+            return Err(Full::Address);
+        }
+        counts.total += 1;
+        *counts.per_user.entry(user).or_default() += 1;
+        *counts.per_address.entry(address.clone()).or_default() += 1;
+        set_connections_gauge(counts.total);
+        Ok(Slot { counts: self.counts.clone(), user, address })
     }
 
     /// Messages for `event_id` from now on.

@@ -1,5 +1,7 @@
 //! The `ticketing` command: a thin shell over the library.
 
+use std::io::Write as _;
+
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -26,11 +28,34 @@ enum Cmd {
         #[arg(long)]
         email: String,
     },
+    /// Print the OpenAPI document (`/api/openapi.json`) without serving: the web app's API types
+    /// are generated from it.
+    Openapi,
+    /// Effects that gave up (parked after their last attempt): list them, or retry them.
+    Effects {
+        #[command(subcommand)]
+        action: EffectsCmd,
+    },
     /// Empty read models and replay them from the start of the event log.
     RebuildProjections {
         /// Only this read model (catalogue, availability, reservations, payments, sales, analytics).
         #[arg(long)]
         only: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EffectsCmd {
+    /// Every parked row: id, kind, target, attempts, last error. Refunds here are money owed.
+    Parked,
+    /// Put parked rows back in the queue, due now (after fixing what made them fail).
+    Retry {
+        /// One row.
+        #[arg(long, conflicts_with = "kind")]
+        id: Option<i64>,
+        /// Every parked row of a kind: command, charge or refund.
+        #[arg(long)]
+        kind: Option<String>,
     },
 }
 
@@ -61,8 +86,46 @@ async fn migrate_all(config: &Config) -> Result<(sqlx::PgPool, sqlx::PgPool, sql
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Cmd::Openapi = cli.command {
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout(), "{}", ticketing::http::openapi::document().to_pretty_json()?);
+        return Ok(());
+    }
     let config = Config::from_env()?;
     match cli.command {
+        Cmd::Openapi => {}
+        Cmd::Effects { action } => {
+            let pool = database::migrate_events(&config.database_url_events).await?;
+            match action {
+                EffectsCmd::Parked => {
+                    let rows = ticketing::store::effects::parked(&pool).await?;
+                    println!(
+                        "{:>8}  {:<8} {:<50} {:>8}  {:<25}  last error",
+                        "id", "kind", "target", "attempts", "parked at"
+                    );
+                    for row in &rows {
+                        let at = row.failed_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                        let error = row.last_error.as_deref().unwrap_or("");
+                        println!(
+                            "{:>8}  {:<8} {:<50} {:>8}  {:<25}  {error}",
+                            row.id, row.kind, row.target_stream, row.attempts, at
+                        );
+                    }
+                    eprintln!("{} parked", rows.len());
+                }
+                EffectsCmd::Retry { id, kind } => {
+                    let kind = match kind.as_deref() {
+                        None => None,
+                        Some(k) => Some(
+                            ticketing::store::effects::EffectKind::parse(k)
+                                .ok_or_else(|| format!("--kind must be command, charge or refund, not {k:?}"))?,
+                        ),
+                    };
+                    let count = ticketing::store::effects::retry_parked(&pool, id, kind).await?;
+                    eprintln!("{count} row(s) queued again; a running worker carries them out now");
+                }
+            }
+        }
         Cmd::Serve => {
             ticketing::app::Application::build(config).await?.run_until_stopped().await?;
         }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use chrono::Duration;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -22,17 +22,20 @@ use uuid::Uuid;
 use crate::domain::DomainError;
 use crate::domain::values::Timestamp;
 
+/// A session lapses after this long unused...
 pub const SESSION_TTL: Duration = Duration::hours(24);
+/// ...and ends this long after the sign-in, however much it is used.
+pub const SESSION_MAX_AGE: Duration = Duration::days(7);
 pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Customer,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -45,6 +48,27 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+}
+
+/// A signed-in session as Redis keeps it (the user travels with it: no database trip per request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: User,
+    /// When the user proved who they are (some actions want this to be recent).
+    pub signed_in_at: Timestamp,
+    /// When it lapses if unused.
+    pub expires_at: Timestamp,
+    /// When it ends however much it is used.
+    pub ends_at: Timestamp,
+}
+
+fn seconds(duration: Duration) -> u64 {
+    u64::try_from(duration.num_seconds()).unwrap_or(0)
+}
+
+/// 64 hex digits, the shape of every token we issue.
+fn is_token(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Why auth could not answer (the request is then a 503, not a 401).
@@ -200,35 +224,66 @@ impl Auth {
         Ok(row.map(user_of))
     }
 
-    /// Starts a session; returns its token and when it lapses if unused.
+    fn sessions_of(&self, user: Uuid) -> String {
+        format!("{}user_sessions:{user}", self.prefix)
+    }
+
+    /// Starts a session; returns its token and what it is.
     ///
     /// # Errors
     /// Redis or randomness.
-    pub async fn start_session(&self, user: &User, now: Timestamp) -> Result<(String, Timestamp), AuthError> {
+    pub async fn start_session(&self, user: &User, now: Timestamp) -> Result<(String, Session), AuthError> {
         let token = new_token()?;
-        let seconds = u64::try_from(SESSION_TTL.num_seconds()).unwrap_or(86_400);
+        let session = Session {
+            user: user.clone(),
+            signed_in_at: now,
+            expires_at: (now + SESSION_TTL).min(now + SESSION_MAX_AGE),
+            ends_at: now + SESSION_MAX_AGE,
+        };
+        let record = serde_json::to_string(&session).map_err(|e| AuthError::Random(e.to_string()))?;
+        let key = self.key("session", &token);
+        let index = self.sessions_of(user.id);
         let mut redis = self.redis.clone();
-        let () = redis.set_ex(self.key("session", &token), user.id.to_string(), seconds).await?;
-        Ok((token, now + SESSION_TTL))
+        let () = redis::pipe()
+            .set_ex(&key, record, seconds(SESSION_TTL))
+            .ignore()
+            .sadd(&index, &key)
+            .ignore()
+            .expire(&index, seconds(SESSION_MAX_AGE).cast_signed())
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
+        Ok((token, session))
     }
 
-    /// The session's user, extending the session by another 24 hours.
+    /// The session of `token`, slid by another 24 hours (never past its absolute end).
     ///
     /// # Errors
-    /// Redis or the auth database.
-    pub async fn session(&self, token: &str, now: Timestamp) -> Result<Option<(User, Timestamp)>, AuthError> {
-        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    /// Redis.
+    pub async fn session(&self, token: &str, now: Timestamp) -> Result<Option<Session>, AuthError> {
+        if !is_token(token) {
             return Ok(None);
         }
+        let key = self.key("session", token);
         let mut redis = self.redis.clone();
-        let seconds = u64::try_from(SESSION_TTL.num_seconds()).unwrap_or(86_400);
-        let user_id: Option<String> = redis.get_ex(self.key("session", token), redis::Expiry::EX(seconds)).await?;
-        let Some(id) = user_id.and_then(|id| id.parse().ok()) else { return Ok(None) };
-        Ok(self.user(id).await?.map(|u| (u, now + SESSION_TTL)))
+        let record: Option<String> = redis.get_ex(&key, redis::Expiry::EX(seconds(SESSION_TTL))).await?;
+        let Some(mut session) = record.and_then(|r| serde_json::from_str::<Session>(&r).ok()) else {
+            return Ok(None);
+        };
+        if now >= session.ends_at {
+            let _: i64 = redis.del(&key).await?;
+            return Ok(None);
+        }
+        session.expires_at = (now + SESSION_TTL).min(session.ends_at);
+        if session.expires_at == session.ends_at {
+            // The last day: the key must not outlive the absolute end.
+            let _: bool = redis.expire_at(&key, session.ends_at.timestamp()).await?;
+        }
+        Ok(Some(session))
     }
 
-    /// Whether a session is still live, without extending it or loading its user (cheap enough
-    /// to ask for every open socket).
+    /// Whether a session is still live, without extending it (cheap enough to ask for every
+    /// open socket).
     ///
     /// # Errors
     /// Redis.
@@ -241,10 +296,35 @@ impl Auth {
     ///
     /// # Errors
     /// Redis.
-    pub async fn end_session(&self, token: &str) -> Result<(), AuthError> {
+    pub async fn end_session(&self, token: &str, user: Uuid) -> Result<(), AuthError> {
+        let key = self.key("session", token);
         let mut redis = self.redis.clone();
-        let _: i64 = redis.del(self.key("session", token)).await?;
+        let () = redis::pipe()
+            .del(&key)
+            .ignore()
+            .srem(self.sessions_of(user), &key)
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
         Ok(())
+    }
+
+    /// Ends every session of `user` at once; returns how many were live.
+    ///
+    /// # Errors
+    /// Redis.
+    pub async fn end_all_sessions(&self, user: Uuid) -> Result<usize, AuthError> {
+        let index = self.sessions_of(user);
+        let mut redis = self.redis.clone();
+        let keys: Vec<String> = redis.smembers(&index).await?;
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.del(key);
+        }
+        pipe.del(&index);
+        let deleted: Vec<i64> = pipe.query_async(&mut redis).await?;
+        let live = deleted.iter().take(keys.len()).filter(|n| **n > 0).count();
+        Ok(live)
     }
 
     /// A single-use sign-in token for `email`, valid 15 minutes.
@@ -264,7 +344,7 @@ impl Auth {
     /// # Errors
     /// Redis.
     pub async fn redeem_magic_link(&self, token: &str) -> Result<Option<String>, AuthError> {
-        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_token(token) {
             return Ok(None);
         }
         let mut redis = self.redis.clone();
@@ -294,6 +374,25 @@ impl Auth {
             return Ok(Err(u64::try_from(ttl.max(1)).unwrap_or(1)));
         }
         Ok(Ok(()))
+    }
+
+    /// The shared secret called `name` (32 random bytes made by whichever instance asked first).
+    ///
+    /// # Errors
+    /// The auth database, or randomness.
+    pub async fn server_secret(&self, name: &str) -> Result<Vec<u8>, AuthError> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| AuthError::Random(e.to_string()))?;
+        sqlx::query("INSERT INTO server_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(&fresh[..])
+            .execute(&self.users)
+            .await?;
+        // A statement of its own: it sees the row whichever instance's insert won.
+        Ok(sqlx::query_scalar("SELECT secret FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.users)
+            .await?)
     }
 
     /// # Errors

@@ -10,7 +10,10 @@
 //! userinfo endpoint for the same subject and must be `email_verified`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
 
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
@@ -31,7 +34,14 @@ pub const STATE_TTL_SECONDS: u64 = 600;
 pub enum OidcError {
     #[error("unknown provider")]
     UnknownProvider,
-    /// The callback does not complete a sign-in we started, or the provider refused.
+    /// The callback does not complete a sign-in this browser started (unknown, expired, replayed
+    /// or foreign `state`).
+    #[error("{0}")]
+    InvalidState(String),
+    /// The provider has not verified the person's address (or gave none).
+    #[error("{0}")]
+    Unverified(String),
+    /// The provider refused, or its answer does not verify.
     #[error("{0}")]
     Rejected(String),
     /// The provider could not be reached or answered nonsense.
@@ -61,6 +71,17 @@ struct PendingSignIn {
     provider: String,
     pkce_verifier: String,
     nonce: String,
+    /// SHA-256 of the secret in the browser's binding cookie: the callback must come from the
+    /// browser that started the sign-in (else anyone could finish their own sign-in in a
+    /// victim's browser and have the victim's purchases land in their account).
+    browser: String,
+}
+
+/// A sign-in about to start: where to send the browser, and the secret its binding cookie keeps.
+#[derive(Debug)]
+pub struct Authorization {
+    pub url: String,
+    pub browser_secret: String,
 }
 
 /// The token endpoint's answer: OAuth's fields plus OpenID Connect's `id_token`.
@@ -98,6 +119,7 @@ struct Provider {
 pub struct Oidc {
     providers: Arc<HashMap<String, Provider>>,
     http: reqwest::Client,
+    jwks: Jwks,
     public_url: String,
     auth: Auth,
 }
@@ -122,7 +144,14 @@ impl Oidc {
             .iter()
             .map(|c| (c.name.clone(), Provider { config: c.clone(), discovered: OnceCell::new() }))
             .collect();
-        Ok(Self { providers: Arc::new(providers), http, public_url: public_url.trim_end_matches('/').to_owned(), auth })
+        let jwks = Jwks::new(http.clone());
+        Ok(Self {
+            providers: Arc::new(providers),
+            http,
+            jwks,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            auth,
+        })
     }
 
     fn redirect_url(&self, name: &str) -> String {
@@ -154,12 +183,12 @@ impl Oidc {
     }
 
     /// Where to send the browser: the provider's authorization endpoint with a fresh `state` and
-    /// PKCE challenge (both remembered here).
+    /// PKCE challenge (both remembered here), and the secret that binds the sign-in to the browser.
     ///
     /// # Errors
     /// Unknown provider, discovery failed, or Redis.
     #[tracing::instrument(skip(self))]
-    pub async fn authorize_url(&self, name: &str) -> Result<String, OidcError> {
+    pub async fn authorize(&self, name: &str) -> Result<Authorization, OidcError> {
         let provider = self.providers.get(name).ok_or(OidcError::UnknownProvider)?;
         let discovery = self.discovery(provider).await?;
         let client = client(&provider.config, discovery, &self.redirect_url(name))?;
@@ -172,32 +201,45 @@ impl Oidc {
             .add_extra_param("nonce", nonce.secret())
             .set_pkce_challenge(challenge)
             .url();
+        let browser_secret = super::new_token()?;
         let pending = PendingSignIn {
             provider: name.to_owned(),
             pkce_verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
+            browser: hashed(&browser_secret),
         };
         let value = serde_json::to_string(&pending).map_err(|e| OidcError::Rejected(e.to_string()))?;
         let mut redis = self.auth.redis();
         let () = redis.set_ex(self.state_key(state.secret()), value, STATE_TTL_SECONDS).await?;
-        Ok(url.to_string())
+        Ok(Authorization { url: url.to_string(), browser_secret })
     }
 
     /// Completes a sign-in: the verified email address of the person the provider signed in.
+    /// `browser_secret` is the binding cookie the callback request carried.
     ///
     /// # Errors
-    /// `Rejected` for an unknown/expired/replayed `state`, a state issued for another provider, a
-    /// code the provider refuses, or an address it has not verified.
+    /// `InvalidState` for an unknown/expired/replayed `state`, one issued for another provider or
+    /// to another browser; `Rejected` for a code the provider refuses; `Unverified` for an address
+    /// it has not verified.
     #[tracing::instrument(skip_all, fields(provider = name))]
-    pub async fn complete(&self, name: &str, code: &str, state: &str) -> Result<String, OidcError> {
+    pub async fn complete(
+        &self,
+        name: &str,
+        code: &str,
+        state: &str,
+        browser_secret: Option<&str>,
+    ) -> Result<String, OidcError> {
         let provider = self.providers.get(name).ok_or(OidcError::UnknownProvider)?;
         let mut redis = self.auth.redis();
         let pending: Option<String> = redis.get_del(self.state_key(state)).await?;
         let pending: PendingSignIn = pending
             .and_then(|p| serde_json::from_str(&p).ok())
-            .ok_or_else(|| OidcError::Rejected("unknown, expired or already used OAuth state".into()))?;
+            .ok_or_else(|| OidcError::InvalidState("unknown, expired or already used OAuth state".into()))?;
         if pending.provider != name {
-            return Err(OidcError::Rejected("the OAuth state was issued for another provider".into()));
+            return Err(OidcError::InvalidState("the OAuth state was issued for another provider".into()));
+        }
+        if browser_secret.map(hashed).as_deref() != Some(pending.browser.as_str()) {
+            return Err(OidcError::InvalidState("the sign-in was started in another browser".into()));
         }
         let discovery = self.discovery(provider).await?;
         let client = client(&provider.config, discovery, &self.redirect_url(name))?;
@@ -222,7 +264,7 @@ impl Oidc {
             .as_deref()
             .ok_or_else(|| OidcError::Rejected("the provider sent no ID token".into()))?;
         let subject = verify_id_token(
-            &self.http,
+            &self.jwks,
             &discovery.jwks_uri,
             &discovery.issuer,
             &provider.config.client_id,
@@ -246,11 +288,66 @@ impl Oidc {
         }
         let verified = matches!(info.email_verified, Some(serde_json::Value::Bool(true)))
             || matches!(&info.email_verified, Some(serde_json::Value::String(s)) if s == "true");
-        let email = info.email.ok_or_else(|| OidcError::Rejected("the provider gave no email address".into()))?;
+        let email = info.email.ok_or_else(|| OidcError::Unverified("the provider gave no email address".into()))?;
         if !verified {
-            return Err(OidcError::Rejected("the provider has not verified this email address".into()));
+            return Err(OidcError::Unverified("the provider has not verified this email address".into()));
         }
         Ok(email)
+    }
+}
+
+/// Providers' published keys, kept for ten minutes; a token signed with a key id we have not
+/// seen makes us fetch again at once (the provider rotated its keys).
+#[derive(Debug, Clone)]
+pub struct Jwks {
+    http: reqwest::Client,
+    cache: Arc<Mutex<HashMap<String, FetchedKeys>>>,
+}
+
+/// A key set and when it was fetched.
+type FetchedKeys = (Instant, Arc<JwkSet>);
+
+const JWKS_TTL: Duration = Duration::from_secs(600);
+
+impl Jwks {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http, cache: Arc::default() }
+    }
+
+    async fn fetch(&self, uri: &str, issuer: &str) -> Result<Arc<JwkSet>, OidcError> {
+        let unreachable =
+            |e: reqwest::Error| OidcError::Provider { provider: issuer.to_owned(), reason: format!("jwks: {e}") };
+        let keys: JwkSet = self
+            .http
+            .get(uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unreachable)?
+            .json()
+            .await
+            .map_err(unreachable)?;
+        let keys = Arc::new(keys);
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(uri.to_owned(), (Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
+    /// The key set at `uri` that has `kid` (or any set, without a kid), fetching when needed.
+    async fn keys_for(&self, uri: &str, issuer: &str, kid: Option<&str>) -> Result<Arc<JwkSet>, OidcError> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(uri)
+            .filter(|(at, _)| at.elapsed() < JWKS_TTL)
+            .map(|(_, keys)| keys.clone());
+        match cached {
+            Some(keys) if kid.is_none_or(|kid| keys.find(kid).is_some()) => Ok(keys),
+            _ => self.fetch(uri, issuer).await,
+        }
     }
 }
 
@@ -260,7 +357,7 @@ impl Oidc {
 /// # Errors
 /// `Rejected` when the token does not verify; `Provider` when the keys cannot be fetched.
 pub async fn verify_id_token(
-    http: &reqwest::Client,
+    jwks: &Jwks,
     jwks_uri: &str,
     issuer: &str,
     audience: &str,
@@ -268,18 +365,8 @@ pub async fn verify_id_token(
     nonce: &str,
 ) -> Result<String, OidcError> {
     let rejected = |reason: String| OidcError::Rejected(format!("ID token: {reason}"));
-    let unreachable =
-        |e: reqwest::Error| OidcError::Provider { provider: issuer.to_owned(), reason: format!("jwks: {e}") };
     let header = jsonwebtoken::decode_header(id_token).map_err(|e| rejected(e.to_string()))?;
-    let keys: jsonwebtoken::jwk::JwkSet = http
-        .get(jwks_uri)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(unreachable)?
-        .json()
-        .await
-        .map_err(unreachable)?;
+    let keys = jwks.keys_for(jwks_uri, issuer, header.kid.as_deref()).await?;
     let key = match &header.kid {
         Some(kid) => keys.find(kid),
         None => keys.keys.first(),

@@ -61,12 +61,33 @@ enum LoginState {
 pub struct Passkeys {
     webauthn: std::sync::Arc<Webauthn>,
     auth: Auth,
+    /// Key for decoy credential ids (see [`Passkeys::begin_login`]), loaded on first use.
+    decoy_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
+}
+
+/// A registered passkey as its owner sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PasskeySummary {
+    pub passkey_id: Uuid,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: crate::domain::values::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<crate::domain::values::Timestamp>,
 }
 
 impl std::fmt::Debug for Passkeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passkeys").finish_non_exhaustive()
     }
+}
+
+/// The signature counter a credential was registered with (webauthn-rs keeps it inside).
+fn passkey_counter(passkey: &Passkey) -> u32 {
+    serde_json::to_value(passkey)
+        .ok()
+        .and_then(|v| v.pointer("/cred/counter").and_then(serde_json::Value::as_u64))
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(0)
 }
 
 #[derive(Deserialize)]
@@ -84,7 +105,7 @@ impl Passkeys {
         let webauthn = WebauthnBuilder::new(rp_id, &origin)
             .and_then(|b| b.rp_name("Ticketing").build())
             .map_err(|e| format!("WEBAUTHN_RP_ID {rp_id:?} with origin {origin}: {e}"))?;
-        Ok(Self { webauthn: std::sync::Arc::new(webauthn), auth })
+        Ok(Self { webauthn: std::sync::Arc::new(webauthn), auth, decoy_key: std::sync::Arc::default() })
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -150,13 +171,14 @@ impl Passkeys {
         let id = Uuid::new_v4();
         let credential_id: &[u8] = passkey.cred_id().as_ref();
         let inserted = sqlx::query(
-            "INSERT INTO passkeys (passkey_id, user_id, credential_id, passkey) VALUES ($1, $2, $3, $4)
+            "INSERT INTO passkeys (passkey_id, user_id, credential_id, passkey, sign_count) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (credential_id) DO NOTHING",
         )
         .bind(id)
         .bind(user.id)
         .bind(credential_id)
         .bind(sqlx::types::Json(&passkey))
+        .bind(i64::from(passkey_counter(&passkey)))
         .execute(self.auth.users_db())
         .await?;
         if inserted.rows_affected() == 0 {
@@ -182,7 +204,12 @@ impl Passkeys {
         };
         let rejected = |e: webauthn_rs::prelude::WebauthnError| PasskeyError::Rejected(e.to_string());
         let (options, state) = if passkeys.is_empty() {
-            let (options, state) = self.webauthn.start_discoverable_authentication().map_err(rejected)?;
+            let (mut options, state) = self.webauthn.start_discoverable_authentication().map_err(rejected)?;
+            if let Some(email) = email {
+                // Unknown address, or one without passkeys: list credential ids that look like
+                // an account's (stable per address), so the answer tells nobody who has one.
+                options.public_key.allow_credentials = self.decoys(email).await?;
+            }
             (options, LoginState::Discoverable(state))
         } else {
             let (options, state) = self.webauthn.start_passkey_authentication(&passkeys).map_err(rejected)?;
@@ -191,6 +218,60 @@ impl Passkeys {
         let challenge: &[u8] = options.public_key.challenge.as_ref();
         self.put_state(&self.key("login", &hex(challenge)), &state).await?;
         Ok(options)
+    }
+
+    /// One or two credential ids derived from a server secret and `email`: the same every time
+    /// for the same address, unlinkable to anything real.
+    async fn decoys(&self, email: &str) -> Result<Vec<webauthn_rs_proto::AllowCredentials>, PasskeyError> {
+        use hmac::{Hmac, Mac};
+        let key = self.decoy_key.get_or_try_init(|| self.auth.server_secret("passkey-decoys")).await?;
+        let keyed = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+            .map_err(|e| PasskeyError::Rejected(format!("decoy key: {e}")))?;
+        let derive = |n: u8| {
+            let mut mac = keyed.clone();
+            mac.update(email.as_bytes());
+            mac.update(&[n]);
+            mac.finalize().into_bytes().to_vec()
+        };
+        let count = 1 + derive(0)[0] % 2;
+        Ok((1..=count)
+            .map(|n| webauthn_rs_proto::AllowCredentials {
+                type_: "public-key".into(),
+                id: derive(n).into(),
+                transports: None,
+            })
+            .collect())
+    }
+
+    /// The passkeys `user` has registered, oldest first.
+    ///
+    /// # Errors
+    /// The auth database.
+    pub async fn list(&self, user: Uuid) -> Result<Vec<PasskeySummary>, PasskeyError> {
+        let rows: Vec<(Uuid, crate::domain::values::Timestamp, Option<crate::domain::values::Timestamp>)> =
+            sqlx::query_as(
+                "SELECT passkey_id, created_at, last_used_at FROM passkeys WHERE user_id = $1 ORDER BY created_at",
+            )
+            .bind(user)
+            .fetch_all(self.auth.users_db())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(passkey_id, created_at, last_used_at)| PasskeySummary { passkey_id, created_at, last_used_at })
+            .collect())
+    }
+
+    /// Removes one of `user`'s passkeys; `false` if they have none with that id.
+    ///
+    /// # Errors
+    /// The auth database.
+    pub async fn remove(&self, user: Uuid, passkey_id: Uuid) -> Result<bool, PasskeyError> {
+        let deleted = sqlx::query("DELETE FROM passkeys WHERE passkey_id = $1 AND user_id = $2")
+            .bind(passkey_id)
+            .bind(user)
+            .execute(self.auth.users_db())
+            .await?;
+        Ok(deleted.rows_affected() == 1)
     }
 
     /// The user an assertion signs in, once: the challenge it answers is consumed.
@@ -229,13 +310,20 @@ impl Passkeys {
             }
         }
         .map_err(|e| PasskeyError::Rejected(format!("the assertion did not verify: {e}")))?;
-        // The stored credential is rewritten only when the signature counter (or a flag) moved.
+        // The stored credential is rewritten only when the signature counter (or a flag) moved,
+        // and the counter only ever forward: of two sign-ins racing, the later count stays.
         let changed = (passkey.update_credential(&result) == Some(true)).then_some(sqlx::types::Json(&passkey));
-        sqlx::query("UPDATE passkeys SET passkey = COALESCE($2, passkey), last_used_at = now() WHERE passkey_id = $1")
-            .bind(passkey_id)
-            .bind(changed)
-            .execute(self.auth.users_db())
-            .await?;
+        sqlx::query(
+            "UPDATE passkeys SET last_used_at = now(),
+                    passkey = CASE WHEN $2::jsonb IS NOT NULL AND $3 >= sign_count THEN $2 ELSE passkey END,
+                    sign_count = GREATEST(sign_count, $3)
+             WHERE passkey_id = $1",
+        )
+        .bind(passkey_id)
+        .bind(changed)
+        .bind(i64::from(result.counter()))
+        .execute(self.auth.users_db())
+        .await?;
         self.auth.user(user_id).await?.ok_or_else(|| PasskeyError::Rejected("the account is gone".into()))
     }
 }

@@ -126,43 +126,72 @@ pub enum EventBus {
 
 impl EventBus {
     /// Starts what the bus needs besides its consumers: the outbox relay for Kafka (which also
-    /// creates the topics), nothing in-process.
+    /// creates the topics), nothing in-process. One relay runs across all instances (see
+    /// [`crate::leadership`]); the others stand by.
     pub fn spawn_publisher(
         &self,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<()>> {
         match self {
             Self::InProcess(_) => None,
-            Self::Kafka { store, settings } => Some(tokio::spawn(relay::run(
-                store.clone(),
-                settings.clone(),
-                "kafka",
-                500,
-                std::time::Duration::from_millis(50),
-                shutdown.clone(),
-            ))),
+            Self::Kafka { store, settings } => {
+                let (store, settings) = (store.clone(), settings.clone());
+                let lock_pool = store.pool().clone();
+                Some(tokio::spawn(crate::leadership::run_exclusively(
+                    lock_pool,
+                    "relay",
+                    crate::leadership::RETRY,
+                    shutdown.clone(),
+                    move |stop| {
+                        relay::run(
+                            store.clone(),
+                            settings.clone(),
+                            "kafka",
+                            500,
+                            std::time::Duration::from_millis(50),
+                            stop,
+                        )
+                    },
+                )))
+            }
         }
     }
 
-    /// Feeds `projector` (whose tables live in `pool`) from this bus until `shutdown`.
+    /// Feeds `projector` (whose tables live in `pool`) from this bus until `shutdown`. One copy of
+    /// each projector runs across all instances (see [`crate::leadership`]).
     pub fn spawn_consumer(
         &self,
         pool: sqlx::PgPool,
         projector: std::sync::Arc<dyn crate::projections::Projector>,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
+        let bus = self.clone();
+        let name = projector.name();
+        tokio::spawn(crate::leadership::run_exclusively(
+            pool.clone(),
+            name,
+            crate::leadership::RETRY,
+            shutdown.clone(),
+            move |stop| bus.consume(pool.clone(), projector.clone(), stop),
+        ))
+    }
+
+    fn consume(
+        &self,
+        pool: sqlx::PgPool,
+        projector: std::sync::Arc<dyn crate::projections::Projector>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> futures::future::BoxFuture<'static, ()> {
         match self {
-            Self::InProcess(store) => tokio::spawn(crate::projections::run_in_process(
+            Self::InProcess(store) => Box::pin(crate::projections::run_in_process(
                 store.clone(),
                 pool,
                 projector,
                 500,
                 std::time::Duration::from_millis(50),
-                shutdown.clone(),
+                stop,
             )),
-            Self::Kafka { settings, .. } => {
-                tokio::spawn(kafka::run_projector(settings.clone(), pool, projector, shutdown.clone()))
-            }
+            Self::Kafka { settings, .. } => Box::pin(kafka::run_projector(settings.clone(), pool, projector, stop)),
         }
     }
 

@@ -42,6 +42,11 @@ pub enum DomainError {
     #[error("seat(s) not available: {}", seats.join(", "))]
     SeatUnavailable { seats: Vec<String> },
 
+    #[error(
+        "you already hold {held} unpaid seat(s) for this event; at most {limit} at once: pay for or cancel a hold first"
+    )]
+    HoldLimitReached { limit: u32, held: u32 },
+
     #[error("the reservation hold has expired")]
     ReservationExpired,
 
@@ -78,6 +83,7 @@ impl DomainError {
             Self::SectionNotFound { .. } => "SECTION_NOT_FOUND",
             Self::InsufficientInventory { .. } => "INSUFFICIENT_INVENTORY",
             Self::SeatUnavailable { .. } => "SEAT_UNAVAILABLE",
+            Self::HoldLimitReached { .. } => "HOLD_LIMIT_REACHED",
             Self::ReservationExpired => "RESERVATION_EXPIRED",
             Self::TransferWindowClosed => "TRANSFER_WINDOW_CLOSED",
             Self::CancellationWindowClosed(_) => "CANCELLATION_WINDOW_CLOSED",

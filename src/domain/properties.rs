@@ -261,3 +261,88 @@ fn a_flash_sale_sells_each_seat_once() {
     assert_eq!(world.inventory.state.section("Floor").unwrap().sold(), 10);
     assert!(world.system_errors.is_empty(), "{:?}", world.system_errors);
 }
+
+/// What can happen to one paid reservation: admins refund parts of it, the buyer cancels, time
+/// passes (the policy's share changes), and the messages between the reservation and its payment
+/// arrive in any order.
+#[derive(Debug, Clone)]
+enum RefundOp {
+    AdminRefund { cents: u64 },
+    Cancel,
+    Deliver { pick: usize },
+    Advance { days: i64 },
+}
+
+fn refund_op() -> impl Strategy<Value = RefundOp> {
+    prop_oneof![
+        3 => (1u64..6_000).prop_map(|cents| RefundOp::AdminRefund { cents }),
+        2 => Just(RefundOp::Cancel),
+        4 => any::<usize>().prop_map(|pick| RefundOp::Deliver { pick }),
+        1 => (1i64..=30).prop_map(|days| RefundOp::Advance { days }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// Admin refunds racing a buyer's cancellation: whatever order the messages take, the buyer
+    /// never gets back more than the larger of what admins refunded and what the policy gives,
+    /// and the payment never refunds more than it captured.
+    #[test]
+    fn refunds_never_add_up_past_the_larger_of_admin_and_policy(ops in prop::collection::vec(refund_op(), 1..25)) {
+        let mut world = World::on_sale();
+        let id = world.buy(1, "Floor", 2, None).unwrap();
+        world.drain();
+        world.pay(id);
+        world.drain();
+        world.gateway_answers(0, true);
+        world.drain();
+        prop_assert_eq!(world.status(id), Some(ReservationStatus::Completed));
+        let payment_id = world.payment_ids()[0];
+        let captured = world.payments[&payment_id].state.details().unwrap().captured;
+
+        let refunded = |world: &World| world.payments[&payment_id].state.details().unwrap().refunded;
+        let mut admin_total = Money::ZERO;
+        let mut policy: Option<Money> = None;
+        let mut admin_after_cancel = false;
+        for op in &ops {
+            match op {
+                RefundOp::AdminRefund { cents } => {
+                    let before = refunded(&world);
+                    world.admin_refund(payment_id, *cents);
+                    let paid = refunded(&world).checked_sub(before).unwrap();
+                    admin_total = admin_total.checked_add(paid).unwrap();
+                    admin_after_cancel |= policy.is_some() && !paid.is_zero();
+                }
+                RefundOp::Cancel => {
+                    let share = super::policy::RefundShare::for_customer(
+                        world.reservations[&id].state.details().unwrap().event_date,
+                        world.now,
+                    );
+                    let was = world.status(id);
+                    world.cancel(id);
+                    if was == Some(ReservationStatus::Completed) && world.status(id) == Some(ReservationStatus::Refunded) {
+                        let total = world.reservations[&id].state.details().unwrap().total;
+                        policy = share.refund_of(total);
+                    }
+                }
+                RefundOp::Deliver { pick } => world.deliver(*pick),
+                RefundOp::Advance { days } => world.advance(days * 86_400),
+            }
+        }
+        world.drain();
+        prop_assert!(world.system_errors.is_empty(), "{:#?}", world.system_errors);
+        let total_refunded = refunded(&world);
+        prop_assert!(total_refunded <= captured, "refunded {total_refunded} of {captured}");
+        prop_assert_eq!(world.gateway_refunded, total_refunded, "the gateway paid what the payment says");
+        if !admin_after_cancel {
+            let bound = admin_total.max(policy.unwrap_or(Money::ZERO));
+            prop_assert!(total_refunded <= bound, "refunded {} > max(admin {}, policy {:?})", total_refunded, admin_total, policy);
+            if let Some(policy) = policy {
+                prop_assert!(total_refunded >= policy.min(captured), "the policy's refund was paid in full");
+            }
+        }
+        let reservation = world.reservations[&id].state.details().unwrap();
+        prop_assert_eq!(reservation.refunded, total_refunded, "the reservation heard of every refund");
+    }
+}

@@ -20,6 +20,8 @@ use super::testing::{event_id, new_event, now};
 use super::values::{Quantity, SectionName, Timestamp};
 
 pub const HOLD_SECONDS: u32 = 300;
+/// Unpaid seats a customer may hold at once (as in production).
+pub const MAX_HELD: u8 = 8;
 
 /// One aggregate instance: its state and the events that made it.
 #[derive(Debug)]
@@ -166,6 +168,7 @@ impl World {
                 section: details.section(section).cloned(),
             },
             hold_seconds: HOLD_SECONDS,
+            max_held_per_customer: MAX_HELD,
         };
         self.user(Command::Reservation(reservation_id, command)).ok().map(|()| reservation_id)
     }

@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{AdminUser, SignedIn};
+use super::consistency;
 use super::error::{ApiError, Json, Path, Query, Result};
+use super::paging::PageQuery;
+use super::session::{AdminUser, SignedIn};
 use crate::analytics::queries;
 use crate::domain::DomainError;
 use crate::projections::{reservations as read_model, sales};
@@ -45,28 +47,18 @@ fn may_see(signed_in: &SignedIn, customer: Uuid) -> Result<()> {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
-#[utoipa::path(get, path = "/api/customers/{id}/history", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path), Page), responses((status = 200, body = schema::PurchaseHistory), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/customers/{id}/history", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path), PageQuery), responses((status = 200, body = schema::PurchaseHistory), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<Uuid>,
-    Query(q): Query<Page>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>> {
     may_see(&signed_in, id)?;
-    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(20));
-    if !(1..=10_000).contains(&page) || !(1..=100).contains(&per_page) {
-        return Err(DomainError::validation("page", "page 1..10000, per_page 1..100").into());
-    }
-    let (purchases, total) = read_model::history(&state.projections, id, page, per_page).await?;
-    Ok(Json(json!({ "purchases": purchases, "page": page, "per_page": per_page, "total": total })))
+    let page = q.page()?;
+    consistency::caught_up(&state, signed_in.user.id, consistency::RESERVATIONS).await?;
+    let (purchases, total) = read_model::history(&state.projections, id, page).await?;
+    Ok(Json(json!({ "purchases": purchases, "page": page.page, "per_page": page.per_page, "total": total })))
 }
 
 #[utoipa::path(get, path = "/api/customers/{id}/lifetime-value", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path, description = "Customer (user) id")), responses((status = 200, body = schema::LifetimeValue), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
@@ -76,6 +68,7 @@ async fn lifetime_value(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>> {
     may_see(&signed_in, id)?;
+    consistency::caught_up(&state, signed_in.user.id, consistency::RESERVATIONS).await?;
     Ok(Json(match read_model::lifetime_value(&state.projections, id).await? {
         Some(value) => json!(value),
         None => {

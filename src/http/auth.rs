@@ -1,15 +1,13 @@
-//! `/api/auth`: magic-link sign-in, the current session, logout; and the extractors every
-//! protected route uses (`SignedIn`, `AdminUser`). Passkeys and OAuth live in their own modules
-//! but share this router, so the rate limit covers them.
+//! `/api/auth`: magic-link sign-in, the current session, logout (here and everywhere), the list of
+//! OpenID providers. Passkeys and OAuth live in their own modules but share this router, so the
+//! rate limit covers them. Who is calling is `session`'s business.
 
 use super::openapi::schema;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, Json, Result};
+use super::session::{AuthResponse, SignedIn, cleared_session_cookie, signed_in};
 use crate::auth::mail::Mail;
-use crate::auth::{AuthError, MAGIC_LINK_TTL, User, parse_email};
-use crate::domain::values::Timestamp;
+use crate::auth::{AuthError, MAGIC_LINK_TTL, parse_email};
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
@@ -38,6 +37,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/auth/magic-link/verify", post(verify_magic_link))
         .route("/api/auth/session", get(session))
         .route("/api/auth/logout", post(logout))
+        .route("/api/auth/logout-all", post(logout_all))
+        .route("/api/auth/providers", get(providers))
         .merge(super::passkeys::routes())
         .merge(super::oauth::routes())
         .route_layer(middleware::from_fn_with_state(state, rate_limit))
@@ -46,72 +47,18 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(send_magic_link, verify_magic_link, session, logout),
-    components(schemas(AuthResponse, crate::auth::User, crate::auth::Role))
+    paths(send_magic_link, verify_magic_link, session, logout, logout_all, providers),
+    components(schemas(AuthResponse, Provider, crate::auth::User, crate::auth::Role))
 )]
 pub(super) struct Doc;
 
 /// At most `AUTH_RATE_LIMIT` requests per client address per 15 minutes on `/api/auth/*`.
-async fn rate_limit(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match state.auth.rate_limit(&format!("auth:{}", peer.ip()), state.config.auth_rate_limit, 15 * 60).await {
+async fn rate_limit(State(state): State<AppState>, client: ClientIp, request: Request, next: Next) -> Response {
+    let key = format!("auth:{}", client.bucket());
+    match state.auth.rate_limit(&key, state.config.auth_rate_limit, 15 * 60).await {
         Ok(Ok(())) => next.run(request).await,
-        Ok(Err(retry_after)) => {
-            let body = json!({ "code": "RATE_LIMITED", "message": "too many requests, try again later", "details": { "retry_after_seconds": retry_after } });
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            response
-        }
+        Ok(Err(retry_after)) => ApiError::RateLimited(retry_after).into_response(),
         Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// The token of `Authorization: Bearer <token>`, if the request carries one.
-pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
-}
-
-/// The signed-in user of a request (`Authorization: Bearer <session_token>`); 401 otherwise.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: User,
-    pub token: String,
-    pub expires_at: Timestamp,
-}
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        // Already looked up for this request (the idempotency middleware does): one Redis trip.
-        if let Some(known) = parts.extensions.get::<Self>()
-            && known.token == token
-        {
-            return Ok(known.clone());
-        }
-        let now = state.runtime.clock().now();
-        let (user, expires_at) = state.auth.session(token, now).await?.ok_or(ApiError::Unauthenticated)?;
-        Ok(Self { user, token: token.to_owned(), expires_at })
-    }
-}
-
-/// A signed-in admin; 401 when not signed in, 403 when signed in as a customer.
-#[derive(Debug, Clone)]
-pub struct AdminUser(pub User);
-
-impl FromRequestParts<AppState> for AdminUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let signed_in = SignedIn::from_request_parts(parts, state).await?;
-        if signed_in.user.is_admin() { Ok(Self(signed_in.user)) } else { Err(ApiError::Forbidden) }
     }
 }
 
@@ -127,15 +74,6 @@ struct VerifyLink {
     token: String,
 }
 
-/// API.md `AuthResponse`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuthResponse {
-    pub session_token: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: Timestamp,
-    pub user: User,
-}
-
 /// Mails a sign-in link. The answer is the same whether or not the address has an account
 /// (the first sign-in creates one), so it reveals nothing about who is a customer.
 #[utoipa::path(post, path = "/api/auth/magic-link/send", tag = "auth", request_body = SendLink,
@@ -145,8 +83,14 @@ async fn send_magic_link(
     Json(body): Json<SendLink>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let email = parse_email(&body.email)?;
+    let per_address = format!("magic-link:{}", crate::auth::hashed(&email));
+    // Per address, whoever asks: nobody can flood someone else's inbox.
+    if let Err(retry_after) = state.auth.rate_limit(&per_address, state.config.magic_links_per_address, 3_600).await? {
+        return Err(ApiError::RateLimited(retry_after));
+    }
     let token = state.auth.issue_magic_link(&email).await?;
-    let link = format!("{}/auth/verify?token={token}", state.config.public_url.trim_end_matches('/'));
+    // In the fragment: a browser never sends it to a server, so no log or proxy sees it.
+    let link = format!("{}/auth/verify#token={token}", state.config.public_url.trim_end_matches('/'));
     let mail = Mail {
         to: email,
         subject: "Your sign-in link".into(),
@@ -161,50 +105,64 @@ async fn send_magic_link(
 }
 
 #[utoipa::path(post, path = "/api/auth/magic-link/verify", tag = "auth", request_body = VerifyLink,
-    responses((status = 200, body = AuthResponse), (status = 401, description = "Unknown, used or expired token", body = schema::ErrorBody)))]
-async fn verify_magic_link(State(state): State<AppState>, Json(body): Json<VerifyLink>) -> Result<Json<AuthResponse>> {
+    responses((status = 200, description = "Signed in: the session cookie is set; `session_token` is in the body only for API clients (requests without `Origin`)", body = AuthResponse),
+        (status = 401, description = "Unknown, used or expired token", body = schema::ErrorBody)))]
+async fn verify_magic_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<VerifyLink>,
+) -> Result<Response> {
     let email = state.auth.redeem_magic_link(body.token.trim()).await?.ok_or(ApiError::Unauthenticated)?;
     let user = state.auth.user_for_email(&email, false).await?;
-    let (session_token, expires_at) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
-    Ok(Json(AuthResponse { session_token, expires_at, user }))
+    let (token, session) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
+    Ok(signed_in(&state.config, &headers, &token, session))
 }
 
-#[utoipa::path(get, path = "/api/auth/session", tag = "auth", security(("session" = [])), responses((status = 200, body = AuthResponse)))]
-async fn session(signed_in: SignedIn) -> Json<AuthResponse> {
-    Json(AuthResponse { session_token: signed_in.token, expires_at: signed_in.expires_at, user: signed_in.user })
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "The caller's session (`session_token` only for bearer callers, who have it anyway)", body = AuthResponse)))]
+async fn session(signed_in: SignedIn) -> Response {
+    let body = AuthResponse {
+        session_token: (!signed_in.via_cookie).then_some(signed_in.token),
+        expires_at: signed_in.expires_at,
+        user: signed_in.user,
+    };
+    ([(CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(body)).into_response()
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("session" = [])),
-    responses((status = 200, description = "The token is dead on every instance", body = schema::Message)))]
-async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Value>> {
-    state.auth.end_session(&signed_in.token).await?;
-    Ok(Json(json!({ "message": "signed out" })))
+    responses((status = 200, description = "The session is dead on every instance; the cookie is cleared", body = schema::Message)))]
+async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response> {
+    state.auth.end_session(&signed_in.token, signed_in.user.id).await?;
+    let cleared = cleared_session_cookie(&state.config);
+    Ok(([(SET_COOKIE, cleared)], Json(json!({ "message": "signed out" }))).into_response())
 }
 
-/// Whoever is asking, if anyone: public routes show admins a little more (drafts). A missing or
-/// unusable token is simply anonymous here.
-#[derive(Debug, Clone)]
-pub struct Viewer(pub Option<User>);
-
-impl Viewer {
-    pub fn is_admin(&self) -> bool {
-        self.0.as_ref().is_some_and(User::is_admin)
-    }
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "Every session of the user has ended, on every device", body = schema::Message)))]
+async fn logout_all(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response> {
+    let ended = state.auth.end_all_sessions(signed_in.user.id).await?;
+    let cleared = cleared_session_cookie(&state.config);
+    let message = format!("signed out of {ended} session{}", if ended == 1 { "" } else { "s" });
+    Ok(([(SET_COOKIE, cleared)], Json(json!({ "message": message }))).into_response())
 }
 
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match SignedIn::from_request_parts(parts, state).await {
-            Ok(signed_in) => Ok(Self(Some(signed_in.user))),
-            Err(ApiError::Unauthenticated) => Ok(Self(None)),
-            Err(other) => Err(other),
-        }
-    }
+/// A configured OpenID Connect provider, as the sign-in page offers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Provider {
+    /// The `{provider}` of the OAuth routes, e.g. `google`.
+    pub name: String,
+    /// Where the sign-in button goes.
+    pub authorize_url: String,
 }
 
-/// The `Cause` of a request by `user`: the events it leads to carry their id.
-pub fn cause_of(user: &User) -> crate::runtime::Cause {
-    crate::runtime::Cause::new(Some(user.id))
+#[utoipa::path(get, path = "/api/auth/providers", tag = "auth", responses((status = 200, body = Vec<Provider>)))]
+async fn providers(State(state): State<AppState>) -> Json<Vec<Provider>> {
+    Json(
+        state
+            .config
+            .oidc_providers
+            .iter()
+            .map(|p| Provider { name: p.name.clone(), authorize_url: format!("/api/auth/oauth/{}/authorize", p.name) })
+            .collect(),
+    )
 }

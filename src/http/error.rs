@@ -34,8 +34,20 @@ pub enum ApiError {
     SignInRefused(String),
     #[error("not allowed")]
     Forbidden,
+    /// A cookie-authenticated unsafe request that did not come from our own pages (CSRF).
+    #[error("refused: this request did not come from the app's own pages (Origin)")]
+    ForeignOrigin,
+    /// Some actions (adding a passkey) need a fresh proof of who the caller is.
+    #[error("sign in again first: this needs a sign-in less than 10 minutes old")]
+    RecentSignInRequired,
+    /// Slow down; the number is the seconds until the caller may try again.
+    #[error("too many requests, try again in {0} s")]
+    RateLimited(u64),
     #[error("the resource was changed concurrently, try again")]
     Conflict,
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     /// The card was declined; the reason is the gateway's.
     #[error("the payment was declined: {0}")]
     PaymentFailed(String),
@@ -59,7 +71,15 @@ impl ApiError {
             Self::NotFound(code, _) => (StatusCode::NOT_FOUND, code, None),
             Self::Unauthenticated | Self::SignInRefused(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None),
             Self::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN", None),
+            Self::RecentSignInRequired => {
+                (StatusCode::FORBIDDEN, "FORBIDDEN", Some(json!({ "reason": "recent_sign_in_required" })))
+            }
+            Self::ForeignOrigin => (StatusCode::FORBIDDEN, "FORBIDDEN", Some(json!({ "reason": "foreign_origin" }))),
+            Self::RateLimited(seconds) => {
+                (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", Some(json!({ "retry_after_seconds": seconds })))
+            }
             Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", None),
+            Self::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", None),
             Self::PaymentFailed(reason) => {
                 (StatusCode::PAYMENT_REQUIRED, "PAYMENT_FAILED", Some(json!({ "decline_reason": reason })))
             }
@@ -82,7 +102,10 @@ fn domain_status(error: &DomainError) -> (StatusCode, &'static str, Option<Value
         | D::TicketNotFound
         | D::SectionNotFound { .. } => StatusCode::NOT_FOUND,
         D::ReservationExpired => StatusCode::REQUEST_TIMEOUT,
-        D::InsufficientInventory { .. } | D::SeatUnavailable { .. } | D::AlreadyExists(_) => StatusCode::CONFLICT,
+        D::InsufficientInventory { .. }
+        | D::SeatUnavailable { .. }
+        | D::HoldLimitReached { .. }
+        | D::AlreadyExists(_) => StatusCode::CONFLICT,
         D::EventCancelled => StatusCode::GONE,
         D::InvalidStateTransition { .. }
         | D::SalesNotOpen
@@ -100,6 +123,7 @@ fn domain_status(error: &DomainError) -> (StatusCode, &'static str, Option<Value
             Some(json!({ "section": section, "requested": requested, "available": available }))
         }
         D::SeatUnavailable { seats } => Some(json!({ "seats": seats })),
+        D::HoldLimitReached { limit, held } => Some(json!({ "limit": limit, "held": held })),
         D::SectionNotFound { section } => Some(json!({ "section": section })),
         _ => None,
     };
@@ -123,7 +147,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let message = self.to_string();
-        (status, axum::Json(Envelope { code, message, details })).into_response()
+        let mut response = (status, axum::Json(Envelope { code, message, details })).into_response();
+        if let Self::RateLimited(seconds) = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -204,7 +232,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 }
 
 /// Answers unknown routes in our envelope.
-pub async fn not_found() -> ApiError {
+pub fn not_found() -> ApiError {
     ApiError::NotFound("NOT_FOUND", "no such resource")
 }
 
@@ -234,6 +262,9 @@ mod tests {
             (ApiError::SignInRefused("x".into()), 401, "UNAUTHENTICATED"),
             (ApiError::PaymentFailed("card_declined".into()), 402, "PAYMENT_FAILED"),
             (ApiError::Forbidden, 403, "FORBIDDEN"),
+            (ApiError::ForeignOrigin, 403, "FORBIDDEN"),
+            (ApiError::RecentSignInRequired, 403, "FORBIDDEN"),
+            (ApiError::RateLimited(3), 429, "RATE_LIMITED"),
             (D::EventNotFound.into(), 404, "EVENT_NOT_FOUND"),
             (D::ReservationNotFound.into(), 404, "RESERVATION_NOT_FOUND"),
             (D::PaymentNotFound.into(), 404, "PAYMENT_NOT_FOUND"),
@@ -247,8 +278,10 @@ mod tests {
                 "INSUFFICIENT_INVENTORY",
             ),
             (D::SeatUnavailable { seats: vec!["A-1".into()] }.into(), 409, "SEAT_UNAVAILABLE"),
+            (D::HoldLimitReached { limit: 8, held: 7 }.into(), 409, "HOLD_LIMIT_REACHED"),
             (D::AlreadyExists("event").into(), 409, "CONFLICT"),
             (RuntimeError::Conflict.into(), 409, "CONFLICT"),
+            (ApiError::IdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"),
             (D::EventCancelled.into(), 410, "EVENT_CANCELLED"),
             (transition.into(), 422, "INVALID_STATE_TRANSITION"),
             (D::SalesNotOpen.into(), 422, "SALES_NOT_OPEN"),

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{AdminUser, Viewer, cause_of};
+use super::consistency;
 use super::error::{ApiError, Json, Path, Query, Result};
+use super::session::{AdminUser, Viewer, cause_of};
 use crate::domain::DomainError;
 use crate::domain::event::{EventCommand, EventDetails, NewEvent};
 use crate::domain::ids::EventId;
@@ -25,6 +26,7 @@ use crate::domain::values::{Category, EventName, SectionName, Venue};
 use crate::domain::values::{EventDate, Timestamp};
 use crate::projections::availability;
 use crate::projections::catalogue::{self, CatalogueEntry};
+use crate::store::stream_id;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,16 +117,32 @@ async fn list(
     if query.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(DomainError::validation("status", format!("must be one of {}", STATUSES.join(", "))).into());
     }
+    if let Some(user) = &viewer.0 {
+        consistency::caught_up(&state, user.id, consistency::CATALOGUE).await?;
+    }
     let (entries, total) =
         catalogue::list(&state.projections, query.status.as_deref(), viewer.is_admin(), page, per_page).await?;
     let now = state.runtime.clock().now();
     Ok(Json(EventPage { events: entries.iter().map(|e| event_json(e, now)).collect(), page, per_page, total }))
 }
 
-/// A public event: never-published ones do not exist for the public.
+/// A public event: never-published ones do not exist for the public. The catalogue may not have
+/// caught up with an event published a moment ago, so before saying "no such event" the event
+/// log is asked (directly, not through a stream writer: a stranger's random ids must not start
+/// writers).
 pub(super) async fn public_event(state: &AppState, id: Uuid) -> Result<CatalogueEntry> {
     match catalogue::get(&state.projections, id).await? {
-        Some(entry) if entry.published => Ok(entry),
+        Some(entry) if entry.published => return Ok(entry),
+        _ => {}
+    }
+    let loaded = state
+        .runtime
+        .store()
+        .load::<crate::domain::event::Event>(&stream_id::<crate::domain::event::Event>(id))
+        .await
+        .map_err(|e| ApiError::unavailable("events_db", e))?;
+    match loaded.state.details() {
+        Some(details) if details.status != crate::domain::event::EventStatus::Draft => Ok(catalogue_entry(details)),
         _ => Err(ApiError::Domain(DomainError::EventNotFound)),
     }
 }
@@ -143,7 +161,12 @@ async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>
 
 /// An event as the write side has it, in the same shape as [`event_json`].
 pub fn details_json(details: &EventDetails, now: Timestamp) -> Value {
-    let entry = CatalogueEntry {
+    event_json(&catalogue_entry(details), now)
+}
+
+/// The catalogue's row for an event as the write side has it.
+fn catalogue_entry(details: &EventDetails) -> CatalogueEntry {
+    CatalogueEntry {
         event_id: details.event_id.as_uuid(),
         name: details.name.as_str().to_owned(),
         starts_at: details.date.starts_at(),
@@ -155,8 +178,7 @@ pub fn details_json(details: &EventDetails, now: Timestamp) -> Value {
         published: details.status != crate::domain::event::EventStatus::Draft,
         sections: Value::Array(details.sections.iter().map(crate::projections::catalogue::section_json).collect()),
         created_at: details.created_at,
-    };
-    event_json(&entry, now)
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -223,11 +245,13 @@ async fn create(
     let new = body.parse()?;
     let event_id = EventId::from_uuid(Uuid::new_v4());
     let details = state.runtime.create_event(&cause_of(&admin), event_id, new).await?;
+    consistency::wrote(&state, admin.id, &[stream_id::<crate::domain::event::Event>(event_id.as_uuid())]).await;
     Ok((StatusCode::CREATED, Json(details_json(&details, state.runtime.clock().now()))))
 }
 
 async fn change(state: &AppState, admin: &crate::auth::User, id: Uuid, command: EventCommand) -> Result<Json<Value>> {
     let details = state.runtime.change_event(&cause_of(admin), EventId::from_uuid(id), command).await?;
+    consistency::wrote(state, admin.id, &[stream_id::<crate::domain::event::Event>(id)]).await;
     Ok(Json(details_json(&details, state.runtime.clock().now())))
 }
 

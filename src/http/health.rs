@@ -1,7 +1,12 @@
 //! `/health` (the process lives) and `/health/ready` (every dependency answers).
+//!
+//! The public readiness answer names the dependency that is down, without the driver's words
+//! (which can describe hosts and users), and is computed at most once a second however often it
+//! is asked. The operators' listener has the same report with the errors, always fresh.
 
 use super::openapi::schema;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -17,6 +22,17 @@ use crate::bus::EventBus;
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(live)).route("/health/ready", get(ready))
 }
+
+/// `/health/ready` with each failing check's error, for the operators' listener.
+pub fn detailed_router() -> Router<AppState> {
+    Router::new().route("/health/ready", get(ready_detailed))
+}
+
+/// The last public readiness answer and when it was made.
+#[derive(Debug, Clone, Default)]
+pub struct ReadinessCache(Arc<Mutex<Option<(Instant, StatusCode, Value)>>>);
+
+const READINESS_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
@@ -65,8 +81,34 @@ async fn bus(bus: &EventBus) -> Value {
     }
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "operations", responses((status = 200, description = "Every dependency answers", body = schema::Readiness), (status = 503, description = "Degraded: the failing checks say which", body = schema::Readiness)))]
+#[utoipa::path(get, path = "/health/ready", tag = "operations", responses((status = 200, description = "Every dependency answers (checked at most once a second)", body = schema::Readiness), (status = 503, description = "Degraded: the failing checks say which (`ok: false`)", body = schema::Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let cached = state
+        .readiness
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .filter(|(at, _, _)| at.elapsed() < READINESS_FRESH_FOR);
+    if let Some((_, status, body)) = cached {
+        return (status, Json(body));
+    }
+    let (status, Json(mut body)) = probe(&state).await;
+    if let Some(checks) = body["checks"].as_object_mut() {
+        for check in checks.values_mut().filter_map(Value::as_object_mut) {
+            check.remove("error");
+        }
+    }
+    *state.readiness.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), status, body.clone()));
+    (status, Json(body))
+}
+
+async fn ready_detailed(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    probe(&state).await
+}
+
+/// Asks every dependency once.
+async fn probe(state: &AppState) -> (StatusCode, Json<Value>) {
     let redis = async {
         let started = Instant::now();
         let result = tokio::time::timeout(std::time::Duration::from_secs(2), state.auth.ping()).await;

@@ -1,8 +1,13 @@
-//! `Idempotency-Key` on POST requests (API.md): the first request's status and body are kept
-//! for 24 hours per (user, key). A replay gets them back unchanged with
-//! `Idempotent-Replayed: true`; the same key with a different request is 422
-//! `IDEMPOTENCY_KEY_REUSED`; a replay while the first is still running is 409
-//! `IDEMPOTENCY_IN_FLIGHT`. Answers of 5xx are not kept, so a retry after an outage runs again.
+//! `Idempotency-Key` on POST requests (API.md): the first request's status, body and the headers
+//! a client acts on (`Location`, `Retry-After`) are kept for 24 hours per (user, key). A replay
+//! gets them back unchanged with `Idempotent-Replayed: true`; the same key with a different
+//! request is 422 `IDEMPOTENCY_KEY_REUSED`; a replay while the first is still running is 409
+//! `IDEMPOTENCY_IN_FLIGHT`.
+//!
+//! Only signed-in callers' requests to real routes are recorded (the layer runs on matched routes
+//! only), never `/api/auth/*` (whose answers carry credentials), and never an answer that is worth
+//! retrying: 5xx, 429 and 409 `CONFLICT` are forgotten so the retry runs again. Anything else a
+//! stranger sends with a key is simply not recorded: nobody can fill Redis.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -15,11 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{SignedIn, bearer_token};
 use super::error::ApiError;
+use super::session::authenticate;
 use crate::auth::hashed;
 
-const HEADER: &str = "idempotency-key";
+/// Response headers a replay repeats.
+const KEPT_HEADERS: [axum::http::HeaderName; 2] = [axum::http::header::LOCATION, axum::http::header::RETRY_AFTER];
+
+pub const HEADER: &str = "idempotency-key";
 const KEEP_SECONDS: u64 = 24 * 60 * 60;
 /// A request still "in flight" after this long is assumed dead (its process crashed).
 const IN_FLIGHT_SECONDS: u64 = 60;
@@ -28,8 +36,16 @@ const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Record {
-    InFlight { fingerprint: String },
-    Done { fingerprint: String, status: u16, body: String },
+    InFlight {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        status: u16,
+        body: String,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+    },
 }
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -37,11 +53,17 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
+    if request.method() != Method::POST || request.uri().path().starts_with("/api/auth/") {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned)) else {
         return next.run(request).await;
+    };
+    // Who asks comes first: a stranger's key is never looked at (the route answers 401).
+    let signed_in = match authenticate(request.headers(), request.method(), &state).await {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return next.run(request).await,
+        Err(e) => return e.into_response(),
     };
     let key = match key {
         Ok(k) if (1..=255).contains(&k.len()) => k,
@@ -50,18 +72,9 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
                 .into_response();
         }
     };
-    // Per user: the session's user, or the caller's bearer token for anything else.
-    let token = bearer_token(request.headers()).unwrap_or_default().to_owned();
-    let owner = match state.auth.session(&token, state.runtime.clock().now()).await {
-        Ok(Some((user, expires_at))) => {
-            let owner = user.id.to_string();
-            // The handler's `SignedIn` takes it from here instead of asking Redis again.
-            request.extensions_mut().insert(SignedIn { user, token: token.clone(), expires_at });
-            owner
-        }
-        Ok(None) => format!("anonymous:{}", hashed(&token)),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let owner = signed_in.user.id.to_string();
+    // The handler's `SignedIn` takes it from here instead of asking Redis again.
+    request.extensions_mut().insert(signed_in);
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::InvalidRequest("request body too large".into()).into_response();
@@ -89,16 +102,20 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
             };
             return match existing.and_then(|s| serde_json::from_str::<Record>(&s).ok()) {
                 Some(Record::InFlight { fingerprint: f } | Record::Done { fingerprint: f, .. }) if f != fingerprint => {
-                    refusal(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "IDEMPOTENCY_KEY_REUSED",
-                        "this Idempotency-Key was used for a different request",
-                    )
+                    ApiError::IdempotencyKeyReused.into_response()
                 }
-                Some(Record::Done { status, body, .. }) => {
+                Some(Record::Done { status, body, headers, .. }) => {
                     let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
-                    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    let replayed = response.headers_mut();
+                    replayed.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    replayed.insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    for (name, value) in headers {
+                        if let (Ok(name), Ok(value)) =
+                            (axum::http::HeaderName::try_from(name), HeaderValue::from_str(&value))
+                        {
+                            replayed.insert(name, value);
+                        }
+                    }
                     response
                 }
                 // In flight (or expired between the two calls): tell the client to wait.
@@ -125,7 +142,27 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
 }
 
-/// Keeps a finished answer for a day; forgets a 5xx so the client's retry runs again.
+/// Whether an answer is final, so a retry should see it again rather than run again: not a 5xx,
+/// not a 429, not a lost race (409 `CONFLICT`), and nothing that carries a credential.
+fn worth_keeping(parts: &axum::http::response::Parts, body: &[u8]) -> bool {
+    let status = parts.status;
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        return false;
+    }
+    if parts.headers.contains_key(axum::http::header::SET_COOKIE)
+        || parts.headers.get(axum::http::header::CACHE_CONTROL).is_some_and(|v| v.as_bytes() == b"no-store")
+    {
+        return false;
+    }
+    if status == StatusCode::CONFLICT {
+        let code =
+            serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v["code"].as_str().map(str::to_owned));
+        return !matches!(code.as_deref(), Some("CONFLICT" | "IDEMPOTENCY_IN_FLIGHT"));
+    }
+    true
+}
+
+/// Keeps a final answer for a day; forgets any other so the client's retry runs again.
 async fn record(
     redis: &mut redis::aio::ConnectionManager,
     redis_key: &str,
@@ -133,19 +170,27 @@ async fn record(
     parts: &axum::http::response::Parts,
     bytes: &[u8],
 ) {
-    if parts.status.is_server_error() {
+    if !worth_keeping(parts, bytes) {
         let _: Result<i64, _> = redis.del(redis_key).await;
-    } else {
-        let record = Record::Done {
-            fingerprint,
-            status: parts.status.as_u16(),
-            body: String::from_utf8_lossy(bytes).into_owned(),
-        };
-        if let Ok(text) = serde_json::to_string(&record) {
-            let stored: Result<(), _> = redis.set_ex(redis_key, text, KEEP_SECONDS).await;
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, "idempotency record not stored");
-            }
+        return;
+    }
+    let headers = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = parts.headers.get(name)?.to_str().ok()?;
+            Some((name.as_str().to_owned(), value.to_owned()))
+        })
+        .collect();
+    let record = Record::Done {
+        fingerprint,
+        status: parts.status.as_u16(),
+        body: String::from_utf8_lossy(bytes).into_owned(),
+        headers,
+    };
+    if let Ok(text) = serde_json::to_string(&record) {
+        let stored: Result<(), _> = redis.set_ex(redis_key, text, KEEP_SECONDS).await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "idempotency record not stored");
         }
     }
 }

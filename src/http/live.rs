@@ -1,25 +1,34 @@
 //! `GET /ws/events/{id}/availability`: live section counts over a WebSocket.
 //!
-//! Browsers cannot set headers on a WebSocket, so the session comes as `?session_id=`; it is
-//! checked, with the event and the connection limit, before the upgrade, so a refusal is an
-//! ordinary HTTP answer in our error format.
+//! The session comes as the web app's cookie (a browser sends it with the upgrade) or, for API
+//! clients, `Authorization: Bearer` on the upgrade request: no token ever travels in a URL. A
+//! cookie-authenticated upgrade must come from our own pages (`Origin`), or any site could open
+//! a socket in a visitor's name. The session, the event and the limits (per instance, per user,
+//! per client address) are checked before the upgrade, so a refusal is an ordinary HTTP answer in
+//! our error format. Clients have nothing to say, so their messages are capped small, and a client
+//! that stops reading is dropped instead of holding its messages in memory.
 
 use super::openapi::schema;
 use std::time::Duration;
 
-use super::auth::bearer_token;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Path, Query, Result};
-use crate::live::{AvailabilityFeed, Slot};
+use super::client_ip::ClientIp;
+use super::error::{ApiError, Path, Result};
+use super::session::{authenticate, same_origin};
+use crate::live::{AvailabilityFeed, Full, Slot};
+
+/// The largest message or frame a client may send (it only ever sends pings and closes).
+const MAX_CLIENT_MESSAGE: usize = 1024;
+/// A client that has not taken a message within this long is gone or stuck: drop it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws/events/{id}/availability", get(availability))
@@ -30,39 +39,34 @@ pub fn router() -> Router<AppState> {
 #[openapi(paths(availability))]
 pub(super) struct Doc;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Connect {
-    session_id: Option<String>,
-}
-
-#[utoipa::path(get, path = "/ws/events/{id}/availability", tag = "events", params(("id" = Uuid, Path), ("session_id" = Option<String>, Query, description = "Session token (browsers cannot set headers on a WebSocket)")),
+#[utoipa::path(get, path = "/ws/events/{id}/availability", tag = "events", security(("session" = [])), params(("id" = Uuid, Path)),
     responses((status = 101, description = "WebSocket: `{type: availability, event_id, sections, timestamp}` on connect and on change (at most one per 100 ms), `{type: ping}`, `{type: error, message}`"),
-        (status = 401, description = "UNAUTHENTICATED", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 503, description = "WS_MAX_CONNECTIONS reached", body = schema::ErrorBody)))]
+        (status = 401, description = "UNAUTHENTICATED", body = schema::ErrorBody), (status = 403, description = "FORBIDDEN: a cookie-authenticated upgrade from another origin", body = schema::ErrorBody),
+        (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 429, description = "RATE_LIMITED: this user or address has as many sockets open as it may", body = schema::ErrorBody),
+        (status = 503, description = "WS_MAX_CONNECTIONS reached on this instance", body = schema::ErrorBody)))]
 async fn availability(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    Query(query): Query<Connect>,
+    client: ClientIp,
     headers: HeaderMap,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
-    let token = query
-        .session_id
-        .as_deref()
-        .or_else(|| bearer_token(&headers))
-        .ok_or(ApiError::Unauthenticated)?
-        .trim()
-        .to_owned();
-    let now = state.runtime.clock().now();
-    state.auth.session(&token, now).await?.ok_or(ApiError::Unauthenticated)?;
+    // An upgrade is a GET, which `authenticate` lets through from anywhere: check the origin here.
+    let signed_in = authenticate(&headers, &Method::GET, &state).await?.ok_or(ApiError::Unauthenticated)?;
+    if signed_in.via_cookie && !same_origin(&headers, &state.config) {
+        return Err(ApiError::ForeignOrigin);
+    }
     super::events::public_event(&state, id).await?;
     let upgrade = upgrade.map_err(|e| ApiError::InvalidRequest(format!("a WebSocket upgrade is required: {e}")))?;
-    let slot = state
-        .live
-        .acquire()
-        .ok_or_else(|| ApiError::unavailable("websocket_capacity", "WS_MAX_CONNECTIONS reached on this instance"))?;
-    let watcher = Watcher { feed: state.live.clone(), state, token, event_id: id };
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, watcher, slot)))
+    let slot = state.live.acquire(signed_in.user.id, client.bucket()).map_err(|full| match full {
+        Full::Instance => ApiError::unavailable("websocket_capacity", "WS_MAX_CONNECTIONS reached on this instance"),
+        Full::User | Full::Address => ApiError::RateLimited(state.config.ws_ping_seconds),
+    })?;
+    let watcher = Watcher { feed: state.live.clone(), state, token: signed_in.token, event_id: id };
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, watcher, slot)))
 }
 
 /// What one socket needs: the feed, and the session it was opened with.
@@ -81,6 +85,11 @@ impl Watcher {
     }
 }
 
+/// Sends one message, or gives up on a client that does not read.
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
+}
+
 async fn serve(mut socket: WebSocket, watcher: Watcher, _slot: Slot) {
     let Watcher { ref feed, event_id, .. } = watcher;
     // Subscribe before the first snapshot, so no change falls between the two.
@@ -92,11 +101,11 @@ async fn serve(mut socket: WebSocket, watcher: Watcher, _slot: Slot) {
             tracing::warn!(%error, "availability snapshot failed");
             let message =
                 serde_json::json!({ "type": "error", "message": "availability is unavailable, reconnect later" });
-            let _ = socket.send(Message::Text(message.to_string().into())).await;
+            send(&mut socket, message.to_string()).await;
             return;
         }
     };
-    if socket.send(Message::Text(first.into())).await.is_err() {
+    if !send(&mut socket, first).await {
         return;
     }
     let every = Duration::from_secs(watcher.state.config.ws_ping_seconds);
@@ -120,18 +129,18 @@ async fn serve(mut socket: WebSocket, watcher: Watcher, _slot: Slot) {
             _ = ping.tick() => {
                 if !watcher.signed_in().await {
                     let message = serde_json::json!({ "type": "error", "message": "the session has ended" });
-                    let _ = socket.send(Message::Text(message.to_string().into())).await;
-                    let _ = socket.send(Message::Close(None)).await;
+                    send(&mut socket, message.to_string()).await;
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(None))).await;
                     break;
                 }
                 serde_json::json!({ "type": "ping" }).to_string()
             }
             _ = stopped.changed() => {
-                let _ = socket.send(Message::Close(None)).await;
+                let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(None))).await;
                 break;
             }
         };
-        if socket.send(Message::Text(outgoing.into())).await.is_err() {
+        if !send(&mut socket, outgoing).await {
             break;
         }
     }

@@ -76,6 +76,12 @@ async fn render(State(state): State<AppState>) -> Response {
     if let Ok(pending) = crate::store::effects::pending_count(store.pool()).await {
         metrics::gauge!("effects_pending").set(pending as f64);
     }
+    if let Ok(parked) = crate::store::effects::parked_counts(store.pool()).await {
+        for kind in ["command", "charge", "refund"] {
+            let count = parked.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
+            metrics::gauge!("effects_parked", "kind" => kind).set(count as f64);
+        }
+    }
     metrics::gauge!("stream_writers_live").set(state.runtime.live_writers() as f64);
     for (name, pool) in [
         ("events", &state.events_db),

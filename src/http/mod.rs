@@ -1,9 +1,12 @@
 //! The HTTP interface: one module per resource, each with its own `router()`, merged here with
 //! the layers every request goes through (request id, tracing, timeout, body limit,
-//! compression, CORS).
+//! compression, CORS, security headers). Operators' endpoints (`/metrics`, the detailed
+//! readiness report) are served on a listener of their own (`operations_router`).
 
 pub mod analytics;
 pub mod auth;
+pub mod client_ip;
+pub mod consistency;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -12,9 +15,12 @@ pub mod live;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+pub mod paging;
 pub mod passkeys;
 pub mod reservations;
+pub mod session;
 pub mod tickets;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,9 +43,27 @@ use crate::config::Config;
 use crate::live::AvailabilityFeed;
 use crate::runtime::Runtime;
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one pointer, so cloning it per request costs a reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+#[allow(missing_debug_implementations)] // AppState's Debug says what is worth saying
+pub struct Shared {
     pub runtime: Runtime,
     pub events_db: PgPool,
     pub projections: PgPool,
@@ -50,6 +74,8 @@ pub struct AppState {
     pub passkeys: Passkeys,
     pub oidc: Oidc,
     pub live: AvailabilityFeed,
+    pub web: web::WebApp,
+    pub readiness: health::ReadinessCache,
     pub config: Arc<Config>,
 }
 
@@ -76,6 +102,37 @@ async fn deadline(
     })
 }
 
+/// Headers every answer carries: no MIME sniffing, no referrer to other sites, never framed,
+/// HSTS on https. HTML gets the app's own policy (set by `web`); other answers a closed one.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+    }
+    if state.config.is_https() {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    }
+    response
+}
+
+/// The operators' listener (`METRICS_ADDR`): `/metrics` and the detailed readiness report.
+pub fn operations_router(state: AppState) -> Router {
+    Router::new().merge(metrics::router()).merge(health::detailed_router()).with_state(state)
+}
+
 /// The whole application's routes and layers.
 pub fn router(state: AppState) -> Router {
     let cors = if state.config.cors_origins.is_empty() {
@@ -94,23 +151,25 @@ pub fn router(state: AppState) -> Router {
         .merge(reservations::router())
         .merge(tickets::router())
         .merge(analytics::router())
-        .merge(metrics::router())
         .merge(live::router())
         .merge(openapi::router())
-        .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        // Only requests that matched a route: an unknown URL can never fill Redis with keys.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::middleware))
         .route_layer(axum::middleware::from_fn(metrics::track))
+        .fallback(web::fallback)
         .with_state(state.clone())
         .layer(CompressionLayer::new())
         .layer(cors)
         // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing,
         // through our JSON extractor, so in our error format.
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(axum::middleware::from_fn_with_state(state, deadline))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(axum::middleware::from_fn_with_state(state, security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // The path only: query strings may carry secrets (OAuth codes and states).
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %request_id)
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
         }))
         // Outermost: every request has an id before anything logs.
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

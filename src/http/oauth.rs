@@ -1,29 +1,49 @@
 //! `/api/auth/oauth/{provider}/*`: sign in with an OpenID Connect provider.
+//!
+//! `authorize` sets a short-lived binding cookie (`HttpOnly`, `SameSite=Lax`, so it comes back on
+//! the provider's redirect) whose secret the pending sign-in remembers; `callback` finishes only in
+//! the browser that started. A browser then lands on the app's `/auth/callback` with the session
+//! cookie set, or with `?error=CODE` (a fixed code: nothing the provider wrote is ever echoed on
+//! our origin). An API client asking for JSON gets `AuthResponse` or our error envelope.
 
 use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::AuthResponse;
-use super::error::{ApiError, Json, Path, Query, Result};
-use crate::auth::oidc::OidcError;
+use super::error::{ApiError, Path, Query, Result};
+use super::session::{AuthResponse, cookie, session_cookie, signed_in};
+use crate::auth::oidc::{OidcError, STATE_TTL_SECONDS};
+
+const BINDING_COOKIE: &str = "ticketing_oauth";
 
 impl From<OidcError> for ApiError {
     fn from(error: OidcError) -> Self {
         match error {
             OidcError::UnknownProvider => Self::NotFound("NOT_FOUND", "no such sign-in provider"),
-            OidcError::Rejected(reason) => Self::SignInRefused(reason),
+            OidcError::InvalidState(reason) | OidcError::Unverified(reason) | OidcError::Rejected(reason) => {
+                Self::SignInRefused(reason)
+            }
             OidcError::Provider { provider, reason } => {
                 Self::unavailable("oidc_provider", format!("{provider}: {reason}"))
             }
             OidcError::Auth(e) => e.into(),
         }
+    }
+}
+
+/// The fixed code the app shows words for.
+fn error_code(error: &OidcError) -> &'static str {
+    match error {
+        OidcError::InvalidState(_) => "invalid_state",
+        OidcError::Unverified(_) => "unverified_email",
+        OidcError::Provider { .. } | OidcError::Auth(_) => "unavailable",
+        OidcError::UnknownProvider | OidcError::Rejected(_) => "sign_in_failed",
     }
 }
 
@@ -38,35 +58,45 @@ pub fn routes() -> Router<AppState> {
 #[openapi(paths(authorize, callback))]
 pub(super) struct Doc;
 
-fn redirect(to: &str) -> Result<Response> {
+fn redirect(to: &str, cookie: Option<HeaderValue>) -> Result<Response> {
     let location = HeaderValue::from_str(to).map_err(|e| ApiError::Internal(format!("redirect location: {e}")))?;
-    Ok((StatusCode::FOUND, [(LOCATION, location), (CACHE_CONTROL, HeaderValue::from_static("no-store"))])
-        .into_response())
+    let mut response =
+        (StatusCode::FOUND, [(LOCATION, location), (CACHE_CONTROL, HeaderValue::from_static("no-store"))])
+            .into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+fn binding_cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{BINDING_COOKIE}={value}; Path=/api/auth/oauth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("ticketing_oauth=; Max-Age=0"))
 }
 
 /// 302 to the provider's sign-in page.
 #[utoipa::path(get, path = "/api/auth/oauth/{provider}/authorize", tag = "auth", params(("provider" = String, Path, description = "A configured provider, e.g. `google`")),
-    responses((status = 302, description = "To the provider, with state and a PKCE challenge"), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
+    responses((status = 302, description = "To the provider, with state and a PKCE challenge; sets the browser-binding cookie"), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
 async fn authorize(State(state): State<AppState>, Path(provider): Path<String>) -> Result<Response> {
-    let url = state.oidc.authorize_url(&provider.to_ascii_lowercase()).await?;
-    redirect(&url)
+    let started = state.oidc.authorize(&provider.to_ascii_lowercase()).await?;
+    redirect(&started.url, Some(binding_cookie(&state, &started.browser_secret, STATE_TTL_SECONDS)))
 }
 
-/// What the provider sends back. Providers add parameters of their own (`iss`, `session_state`),
-/// so unknown ones are ignored here, unlike everywhere else.
+/// What the provider sends back. Providers add parameters of their own (`iss`, `session_state`,
+/// `error_description`), so unknown ones are ignored here, unlike everywhere else.
 #[derive(Debug, Deserialize)]
 struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
-/// Completes the sign-in. A browser is sent on to the SPA with the session token in the URL
-/// fragment (never sent to a server, so never in a log); an API client asking for JSON gets the
-/// `AuthResponse` itself.
+/// Completes the sign-in.
 #[utoipa::path(get, path = "/api/auth/oauth/{provider}/callback", tag = "auth", params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
-    responses((status = 200, description = "With `Accept: application/json`", body = AuthResponse), (status = 302, description = "To the SPA: `/auth/callback#session_token=...`"),
+    responses((status = 200, description = "With `Accept: application/json`", body = AuthResponse), (status = 302, description = "To the app: `/auth/callback` signed in (session cookie set), or `/auth/callback?error=cancelled|provider_error|invalid_state|unverified_email|unavailable|sign_in_failed`"),
         (status = 401, description = "Forged, expired or replayed state; refused code; unverified email", body = schema::ErrorBody), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
 async fn callback(
     State(state): State<AppState>,
@@ -74,24 +104,44 @@ async fn callback(
     Query(query): Query<Callback>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let wants_json = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    let app = format!("{}/auth/callback", state.config.public_url.trim_end_matches('/'));
+    // The binding has done its job whatever happens next.
+    let spent = binding_cookie(&state, "", 0);
+    let fail = |code: &'static str, error: ApiError| {
+        if wants_json { Err(error) } else { redirect(&format!("{app}?error={code}"), Some(spent.clone())) }
+    };
     if let Some(error) = query.error {
-        let description = query.error_description.unwrap_or_default();
-        return Err(ApiError::SignInRefused(format!("the provider answered {error}: {description}")));
+        let code = if error == "access_denied" { "cancelled" } else { "provider_error" };
+        tracing::info!(provider, error = %error.chars().take(64).collect::<String>(), "the provider ended the sign-in");
+        return fail(code, ApiError::SignInRefused(format!("the provider ended the sign-in ({code})")));
     }
     let (Some(code), Some(oauth_state)) = (query.code, query.state) else {
-        return Err(ApiError::InvalidRequest("code and state are required".into()));
+        return fail("sign_in_failed", ApiError::InvalidRequest("code and state are required".into()));
     };
     if code.len() > 2048 || oauth_state.len() > 512 {
-        return Err(ApiError::InvalidRequest("code or state is too long".into()));
+        return fail("sign_in_failed", ApiError::InvalidRequest("code or state is too long".into()));
     }
-    let email = state.oidc.complete(&provider.to_ascii_lowercase(), &code, &oauth_state).await?;
-    let email = crate::auth::parse_email(&email)
-        .map_err(|_| ApiError::SignInRefused("the provider's address is not usable".into()))?;
+    let browser = cookie(&headers, BINDING_COOKIE);
+    let email = match state.oidc.complete(&provider.to_ascii_lowercase(), &code, &oauth_state, browser).await {
+        Ok(email) => email,
+        Err(OidcError::UnknownProvider) => return Err(OidcError::UnknownProvider.into()),
+        Err(error) => {
+            let code = error_code(&error);
+            return fail(code, error.into());
+        }
+    };
+    let Ok(email) = crate::auth::parse_email(&email) else {
+        return fail("unverified_email", ApiError::SignInRefused("the provider's address is not usable".into()));
+    };
     let user = state.auth.user_for_email(&email, false).await?;
-    let (session_token, expires_at) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
-    let wants_json = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    let (token, session) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
     if wants_json {
-        return Ok(Json(AuthResponse { session_token, expires_at, user }).into_response());
+        let mut response = signed_in(&state.config, &headers, &token, session);
+        response.headers_mut().append(SET_COOKIE, spent);
+        return Ok(response);
     }
-    redirect(&format!("{}/auth/callback#session_token={session_token}", state.config.public_url.trim_end_matches('/')))
+    let mut response = redirect(&app, Some(spent))?;
+    response.headers_mut().append(SET_COOKIE, session_cookie(&state.config, &token));
+    Ok(response)
 }

@@ -13,7 +13,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
@@ -179,6 +181,9 @@ pub mod schema {
     #[derive(Debug, Serialize, ToSchema)]
     pub struct ReservationList {
         pub reservations: Vec<crate::projections::reservations::ReservationRow>,
+        pub page: i64,
+        pub per_page: i64,
+        pub total: i64,
     }
 
     #[derive(Debug, Serialize, ToSchema)]
@@ -203,6 +208,9 @@ pub mod schema {
     #[derive(Debug, Serialize, ToSchema)]
     pub struct TicketList {
         pub tickets: Vec<crate::projections::reservations::TicketRow>,
+        pub page: i64,
+        pub per_page: i64,
+        pub total: i64,
     }
 
     #[derive(Debug, Serialize, ToSchema)]
@@ -319,9 +327,17 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`Authorization: Bearer <session_token>` from any sign-in"))
+                    .description(Some("API clients: `Authorization: Bearer <session_token>` from any sign-in"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "ticketing_session",
+                "The web app: the HttpOnly session cookie every sign-in sets (`__Host-ticketing_session` on https). \
+                 Unsafe requests authenticated by it must carry `Origin` equal to PUBLIC_URL, else 403.",
+            ))),
         );
     }
 }
@@ -361,20 +377,32 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .description(Some("1–255 characters; the first answer is replayed for 24 h per (user, key)"))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
         .build();
+    let cookie = SecurityRequirement::new::<_, _, &str>("cookie", []);
     for (path, item) in &mut doc.paths.paths {
         let is_post = item.post.is_some();
-        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+        for operation in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
             add_error(operation, "400", "INVALID_REQUEST or VALIDATION_FAILED: malformed or invalid input");
             add_error(operation, "503", "DEPENDENCY_UNAVAILABLE: a store is down; nothing was changed, retry");
             add_error(operation, "500", "INTERNAL: a bug (logged with the request id)");
-            if operation.security.is_some() {
+            if let Some(security) = operation.security.as_mut() {
+                // Either credential: a bearer token, or the web app's cookie.
+                security.push(cookie.clone());
                 add_error(operation, "401", "UNAUTHENTICATED: missing, invalid, expired or logged-out session");
+                add_error(
+                    operation,
+                    "403",
+                    "FORBIDDEN: wrong role, or a cookie-authenticated request from another origin",
+                );
             }
             if path.starts_with("/api/auth/") {
                 add_error(operation, "429", "RATE_LIMITED: too many auth requests from this address (Retry-After)");
             }
         }
-        if is_post && let Some(post) = item.post.as_mut() {
+        // Idempotency keys are for signed-in callers' writes; never for sign-in itself.
+        if is_post
+            && !path.starts_with("/api/auth/")
+            && let Some(post) = item.post.as_mut()
+        {
             post.parameters.get_or_insert_with(Vec::new).push(idempotency_key.clone());
             add_error(post, "409", "IDEMPOTENCY_IN_FLIGHT (or a conflict listed by the route)");
             add_error(post, "422", "IDEMPOTENCY_KEY_REUSED (or a refusal listed by the route)");

@@ -1,10 +1,13 @@
-//! `/api/auth/passkey/*`: add a passkey to the signed-in account, and sign in with one.
+//! `/api/auth/passkey/*`: add a passkey to the signed-in account (which needs a recent sign-in:
+//! a stolen session must not be able to plant a lasting way in), sign in with one, and
+//! `/api/auth/passkeys`: see and remove one's own.
 
 use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
@@ -12,10 +15,13 @@ use webauthn_rs::prelude::{
 };
 
 use super::AppState;
-use super::auth::{AuthResponse, SignedIn};
-use super::error::{ApiError, Json, Result};
+use super::error::{ApiError, Json, Path, Result};
+use super::session::{AuthResponse, SignedIn, signed_in};
 use crate::auth::parse_email;
-use crate::auth::passkey::PasskeyError;
+use crate::auth::passkey::{PasskeyError, PasskeySummary};
+
+/// How recent a sign-in must be to add a passkey.
+const RECENT_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
 
 impl From<PasskeyError> for ApiError {
     fn from(error: PasskeyError) -> Self {
@@ -33,17 +39,33 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/passkey/register/complete", post(register_complete))
         .route("/api/auth/passkey/login/begin", post(login_begin))
         .route("/api/auth/passkey/login/complete", post(login_complete))
+        .route("/api/auth/passkeys", get(list))
+        .route("/api/auth/passkeys/{id}", delete(remove))
+}
+
+/// Adding a passkey needs a sign-in less than ten minutes old.
+fn recently_signed_in(state: &AppState, signed_in: &SignedIn) -> Result<()> {
+    if state.runtime.clock().now() - signed_in.signed_in_at < RECENT_SIGN_IN {
+        Ok(())
+    } else {
+        Err(ApiError::RecentSignInRequired)
+    }
 }
 
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(register_begin, register_complete, login_begin, login_complete), components(schemas(PasskeyCreated)))]
+#[openapi(
+    paths(register_begin, register_complete, login_begin, login_complete, list, remove),
+    components(schemas(PasskeyCreated, PasskeySummary))
+)]
 pub(super) struct Doc;
 
 /// WebAuthn creation options for `navigator.credentials.create`; valid five minutes.
 #[utoipa::path(post, path = "/api/auth/passkey/register/begin", tag = "auth", security(("session" = [])),
-    responses((status = 200, description = "`CreationChallengeResponse` for `navigator.credentials.create`", body = schema::WebAuthnJson)))]
+    responses((status = 200, description = "`CreationChallengeResponse` for `navigator.credentials.create`", body = schema::WebAuthnJson),
+        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`): sign in again first", body = schema::ErrorBody)))]
 async fn register_begin(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<CreationChallengeResponse>> {
+    recently_signed_in(&state, &signed_in)?;
     Ok(Json(state.passkeys.begin_registration(&signed_in.user).await?))
 }
 
@@ -54,12 +76,14 @@ pub struct PasskeyCreated {
 
 #[utoipa::path(post, path = "/api/auth/passkey/register/complete", tag = "auth", security(("session" = [])),
     request_body(content = schema::WebAuthnJson, description = "The `PublicKeyCredential` the authenticator created"),
-    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = schema::ErrorBody)))]
+    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = schema::ErrorBody),
+        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`)", body = schema::ErrorBody)))]
 async fn register_complete(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Json(credential): Json<RegisterPublicKeyCredential>,
 ) -> Result<(StatusCode, Json<PasskeyCreated>)> {
+    recently_signed_in(&state, &signed_in)?;
     let passkey_id = state.passkeys.finish_registration(&signed_in.user, &credential).await.map_err(|e| match e {
         // The user is signed in: a credential that does not verify is a bad request, not a 401.
         PasskeyError::Rejected(reason) => ApiError::InvalidRequest(format!("passkey registration failed: {reason}")),
@@ -89,12 +113,29 @@ async fn login_begin(
 
 #[utoipa::path(post, path = "/api/auth/passkey/login/complete", tag = "auth",
     request_body(content = schema::WebAuthnJson, description = "The assertion (`PublicKeyCredential`)"),
-    responses((status = 200, body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = schema::ErrorBody)))]
+    responses((status = 200, description = "Signed in: the session cookie is set; `session_token` only for API clients", body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = schema::ErrorBody)))]
 async fn login_complete(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(assertion): Json<PublicKeyCredential>,
-) -> Result<Json<AuthResponse>> {
+) -> Result<Response> {
     let user = state.passkeys.finish_login(&assertion).await?;
-    let (session_token, expires_at) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
-    Ok(Json(AuthResponse { session_token, expires_at, user }))
+    let (token, session) = state.auth.start_session(&user, state.runtime.clock().now()).await?;
+    Ok(signed_in(&state.config, &headers, &token, session))
+}
+
+#[utoipa::path(get, path = "/api/auth/passkeys", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "The caller's passkeys, oldest first", body = Vec<PasskeySummary>)))]
+async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Vec<PasskeySummary>>> {
+    Ok(Json(state.passkeys.list(signed_in.user.id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/auth/passkeys/{id}", tag = "auth", security(("session" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, description = "NOT_FOUND (also someone else's)", body = schema::ErrorBody)))]
+async fn remove(State(state): State<AppState>, signed_in: SignedIn, Path(id): Path<Uuid>) -> Result<StatusCode> {
+    if state.passkeys.remove(signed_in.user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("NOT_FOUND", "no such passkey"))
+    }
 }

@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{AdminUser, SignedIn, cause_of};
-use super::error::{ApiError, Json, Path, Result};
+use super::consistency;
+use super::error::{ApiError, Json, Path, Query, Result};
+use super::paging::PageQuery;
+use super::session::{AdminUser, SignedIn, cause_of};
 use crate::auth::User;
 use crate::domain::DomainError;
 use crate::domain::ids::{CustomerId, EventId, PaymentId, ReservationId};
@@ -86,6 +88,13 @@ fn payment_json(p: &PaymentDetails) -> Value {
     })
 }
 
+/// The streams a buyer's action on `reservation` changed, for read-your-writes.
+fn written(reservation: &ReservationDetails) -> Vec<String> {
+    let mut streams = vec![stream_id::<Reservation>(reservation.reservation_id.as_uuid())];
+    streams.extend(reservation.payment_id.map(|p| stream_id::<crate::domain::payment::Payment>(p.as_uuid())));
+    streams
+}
+
 /// The reservation, if `user` may see it (its buyer, or an admin); otherwise "not found".
 async fn visible(state: &AppState, user: &User, id: Uuid) -> Result<ReservationDetails> {
     let reservation = state.runtime.reservation(ReservationId::from_uuid(id)).await?;
@@ -122,8 +131,13 @@ struct ReserveBody {
 async fn reserve(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
+    headers: axum::http::HeaderMap,
     Json(body): Json<ReserveBody>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let key = format!("reserve:{}", user.id);
+    if let Err(retry_after) = state.auth.rate_limit(&key, state.config.reservation_rate_limit, 60).await? {
+        return Err(ApiError::RateLimited(retry_after));
+    }
     let quantity = Quantity::new(body.quantity)?;
     let section = SectionName::parse(&body.section)
         .map_err(|_| DomainError::SectionNotFound { section: body.section.chars().take(50).collect() })?;
@@ -134,15 +148,34 @@ async fn reserve(
         }
         Some(labels) => Some(labels.iter().map(|l| l.parse()).collect::<Result<Vec<_>, DomainError>>()?),
     };
-    let request = ReserveRequest { event_id: EventId::from_uuid(body.event_id), section, quantity, seats };
-    let reservation = state.runtime.reserve(&cause_of(&user), CustomerId::from_uuid(user.id), request).await?;
+    let customer = CustomerId::from_uuid(user.id);
+    // With an Idempotency-Key the reservation's id is the key's: a retry after a lost answer
+    // (a 503, a timeout) finds the first attempt instead of holding a second set of seats.
+    let reservation_id = headers
+        .get(super::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|key| crate::runtime::purchase::reservation_for_key(customer, key));
+    let request =
+        ReserveRequest { event_id: EventId::from_uuid(body.event_id), section, quantity, seats, reservation_id };
+    let reservation = state.runtime.reserve(&cause_of(&user), customer, request).await.map_err(|e| match e {
+        crate::runtime::RuntimeError::Domain(DomainError::AlreadyExists(_)) => ApiError::IdempotencyKeyReused,
+        other => other.into(),
+    })?;
+    consistency::wrote(&state, user.id, &written(&reservation)).await;
     Ok((StatusCode::CREATED, Json(reservation_json(&reservation))))
 }
 
-#[utoipa::path(get, path = "/api/reservations", tag = "reservations", security(("session" = [])), responses((status = 200, description = "Read model", body = schema::ReservationList)))]
-async fn mine(State(state): State<AppState>, SignedIn { user, .. }: SignedIn) -> Result<Json<Value>> {
-    let rows = read_model::for_customer(&state.projections, user.id).await?;
-    Ok(Json(json!({ "reservations": rows })))
+#[utoipa::path(get, path = "/api/reservations", tag = "reservations", security(("session" = [])), params(PageQuery),
+    responses((status = 200, description = "Read model: the caller's reservations, newest first", body = schema::ReservationList)))]
+async fn mine(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>> {
+    let page = query.page()?;
+    consistency::caught_up(&state, user.id, consistency::RESERVATIONS).await?;
+    let (rows, total) = read_model::for_customer(&state.projections, user.id, page).await?;
+    Ok(Json(json!({ "reservations": rows, "page": page.page, "per_page": page.per_page, "total": total })))
 }
 
 #[utoipa::path(get, path = "/api/reservations/{id}", tag = "reservations", security(("session" = [])), params(("id" = Uuid, Path, description = "Reservation id")), responses((status = 200, description = "Write side: exact", body = schema::Reservation), (status = 404, description = "RESERVATION_NOT_FOUND (also for someone else's)", body = schema::ErrorBody)))]
@@ -185,6 +218,7 @@ async fn charge(state: &AppState, user: &User, id: Uuid, method: &PaymentMethod)
     owned(state, user, id).await?;
     let card = method.card(state.runtime.clock().now())?;
     let after = state.runtime.pay(&cause_of(user), ReservationId::from_uuid(id), &card).await?;
+    consistency::wrote(state, user.id, &written(&after)).await;
     match after.status {
         ReservationStatus::Completed => Ok(after),
         ReservationStatus::Compensated => {
@@ -237,6 +271,7 @@ async fn cancel(
 ) -> Result<Json<Value>> {
     owned(&state, &user, id).await?;
     let after = state.runtime.cancel_reservation(&cause_of(&user), ReservationId::from_uuid(id)).await?;
+    consistency::wrote(&state, user.id, &written(&after)).await;
     Ok(Json(reservation_json(&after)))
 }
 
@@ -299,5 +334,10 @@ async fn refund(
     };
     let payment =
         state.runtime.refund_payment(&cause_of(&admin), PaymentId::from_uuid(id), amount, body.reason).await?;
+    let streams =
+        [stream_id::<crate::domain::payment::Payment>(id), stream_id::<Reservation>(payment.reservation_id.as_uuid())];
+    consistency::wrote(&state, admin.id, &streams).await;
+    // The buyer sees the refund on their next read too.
+    consistency::wrote(&state, payment.customer_id.as_uuid(), &streams).await;
     Ok(Json(payment_json(&payment)))
 }

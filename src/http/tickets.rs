@@ -9,12 +9,16 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{SignedIn, cause_of};
-use super::error::{Json, Path, Result};
+use super::consistency;
+use super::error::{Json, Path, Query, Result};
+use super::paging::PageQuery;
+use super::session::{SignedIn, cause_of};
 use crate::auth::parse_email;
 use crate::domain::DomainError;
-use crate::domain::ids::{CustomerId, ReservationId, TicketId};
+use crate::domain::ids::{CustomerId, TicketId};
+use crate::domain::reservation::Reservation;
 use crate::projections::reservations as read_model;
+use crate::store::stream_id;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/tickets", get(mine)).route("/api/tickets/{id}/transfer", post(transfer))
@@ -25,9 +29,17 @@ pub fn router() -> Router<AppState> {
 #[openapi(paths(mine, transfer), components(schemas(TransferBody)))]
 pub(super) struct Doc;
 
-#[utoipa::path(get, path = "/api/tickets", tag = "tickets", security(("session" = [])), responses((status = 200, description = "Read model: tickets the caller owns", body = schema::TicketList)))]
-async fn mine(State(state): State<AppState>, SignedIn { user, .. }: SignedIn) -> Result<Json<Value>> {
-    Ok(Json(json!({ "tickets": read_model::tickets_of(&state.projections, user.id).await? })))
+#[utoipa::path(get, path = "/api/tickets", tag = "tickets", security(("session" = [])), params(PageQuery),
+    responses((status = 200, description = "Read model: tickets the caller owns, newest first", body = schema::TicketList)))]
+async fn mine(
+    State(state): State<AppState>,
+    SignedIn { user, .. }: SignedIn,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>> {
+    let page = query.page()?;
+    consistency::caught_up(&state, user.id, consistency::RESERVATIONS).await?;
+    let (tickets, total) = read_model::tickets_of(&state.projections, user.id, page).await?;
+    Ok(Json(json!({ "tickets": tickets, "page": page.page, "per_page": page.per_page, "total": total })))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,22 +60,29 @@ async fn transfer(
 ) -> Result<Json<Value>> {
     let to_email =
         parse_email(&body.to_email).map_err(|_| DomainError::validation("to_email", "is not an email address"))?;
-    let reservation_id: Option<Uuid> = sqlx::query_scalar("SELECT reservation_id FROM tickets WHERE ticket_id = $1")
-        .bind(id)
-        .fetch_optional(&state.projections)
-        .await?;
-    let reservation_id = reservation_id.ok_or(DomainError::TicketNotFound)?;
+    // Found on the write side (a ticket issued a moment ago is not in the read model yet), and
+    // the caller's before anything else happens: no account is made for someone else's ticket.
+    let ticket_id = TicketId::from_uuid(id);
+    let reservation_id = state.runtime.reservation_of_ticket(ticket_id).await?.ok_or(DomainError::TicketNotFound)?;
+    let reservation = state.runtime.reservation(reservation_id).await?;
+    if !reservation.tickets.iter().any(|t| t.ticket_id == ticket_id && t.owner.as_uuid() == user.id) {
+        return Err(DomainError::TicketNotFound.into());
+    }
     let recipient = state.auth.user_for_email(&to_email, false).await?;
     let after = state
         .runtime
         .transfer_ticket(
             &cause_of(&user),
-            ReservationId::from_uuid(reservation_id),
-            TicketId::from_uuid(id),
+            reservation_id,
+            ticket_id,
             CustomerId::from_uuid(user.id),
             CustomerId::from_uuid(recipient.id),
         )
         .await?;
+    // Both the giver's and the recipient's next reads show where the ticket is now.
+    let streams = [stream_id::<Reservation>(reservation_id.as_uuid())];
+    consistency::wrote(&state, user.id, &streams).await;
+    consistency::wrote(&state, recipient.id, &streams).await;
     let ticket = after
         .tickets
         .iter()

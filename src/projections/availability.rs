@@ -119,7 +119,7 @@ impl Projector for Availability {
                         }
                     }
                 }
-                InventoryEvent::SeatsReserved { reservation_id, section, positions } => {
+                InventoryEvent::SeatsReserved { reservation_id, section, positions, .. } => {
                     let positions: Vec<i32> = positions.iter().map(|p| i32::try_from(*p).unwrap_or(i32::MAX)).collect();
                     // The hold, the counters, the seats and the notification in one round trip.
                     sqlx::query(

@@ -257,17 +257,31 @@ pub struct ReservationRow {
 const RESERVATION_COLUMNS: &str = "reservation_id, event_id, customer_id, section, quantity, seats, total_amount_cents, \
      refunded_cents, status, expires_at, created_at, payment_id";
 
-/// A customer's reservations, newest first (rejected attempts left out: they never held seats).
+/// A page of a customer's reservations, newest first, with how many there are (rejected
+/// attempts left out: they never held seats).
 ///
 /// # Errors
 /// The database.
-pub async fn for_customer(pool: &sqlx::PgPool, customer: uuid::Uuid) -> Result<Vec<ReservationRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE customer_id = $1 AND status <> 'rejected' ORDER BY created_at DESC"
+pub async fn for_customer(
+    pool: &sqlx::PgPool,
+    customer: uuid::Uuid,
+    page: crate::http::paging::Page,
+) -> Result<(Vec<ReservationRow>, i64), sqlx::Error> {
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM reservations WHERE customer_id = $1 AND status <> 'rejected'")
+            .bind(customer)
+            .fetch_one(pool)
+            .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE customer_id = $1 AND status <> 'rejected'
+         ORDER BY created_at DESC, reservation_id LIMIT $2 OFFSET $3"
     ))
     .bind(customer)
+    .bind(page.per_page)
+    .bind(page.offset())
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok((rows, total))
 }
 
 /// A ticket as its owner sees it.
@@ -281,18 +295,28 @@ pub struct TicketRow {
     pub status: String,
 }
 
-/// The tickets someone holds now (transferred ones belong to their new owner only).
+/// A page of the tickets someone holds now, newest first, with how many there are
+/// (transferred ones belong to their new owner only).
 ///
 /// # Errors
 /// The database.
-pub async fn tickets_of(pool: &sqlx::PgPool, owner: uuid::Uuid) -> Result<Vec<TicketRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn tickets_of(
+    pool: &sqlx::PgPool,
+    owner: uuid::Uuid,
+    page: crate::http::paging::Page,
+) -> Result<(Vec<TicketRow>, i64), sqlx::Error> {
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tickets WHERE owner_id = $1").bind(owner).fetch_one(pool).await?;
+    let rows = sqlx::query_as(
         "SELECT ticket_id, reservation_id, event_id, section, seat_number, status FROM tickets
-         WHERE owner_id = $1 ORDER BY issued_at DESC, ticket_id",
+         WHERE owner_id = $1 ORDER BY issued_at DESC, ticket_id LIMIT $2 OFFSET $3",
     )
     .bind(owner)
+    .bind(page.per_page)
+    .bind(page.offset())
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok((rows, total))
 }
 
 /// One purchase in a customer's history.
@@ -317,8 +341,7 @@ pub struct Purchase {
 pub async fn history(
     pool: &sqlx::PgPool,
     customer: uuid::Uuid,
-    page: i64,
-    per_page: i64,
+    page: crate::http::paging::Page,
 ) -> Result<(Vec<Purchase>, i64), sqlx::Error> {
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_purchases WHERE customer_id = $1")
         .bind(customer)
@@ -331,8 +354,8 @@ pub async fn history(
          WHERE p.customer_id = $1 ORDER BY p.purchased_at DESC, p.reservation_id LIMIT $2 OFFSET $3",
     )
     .bind(customer)
-    .bind(per_page)
-    .bind((page - 1).max(0) * per_page)
+    .bind(page.per_page)
+    .bind(page.offset())
     .fetch_all(pool)
     .await?;
     Ok((rows, total))

@@ -35,6 +35,8 @@ use writer::{Job, Writers};
 pub struct RuntimeConfig {
     /// Hold length for new reservations.
     pub hold_seconds: u32,
+    /// Unpaid seats one customer may hold in one event at once.
+    pub max_held_per_customer: u8,
     /// Commands decided and appended in one transaction, at most.
     pub batch_max: usize,
     /// Queued commands per stream before callers wait (backpressure).
@@ -55,12 +57,15 @@ pub struct RuntimeConfig {
     pub poll_interval: std::time::Duration,
     /// Effects carried out inline after one command, at most (the rest go to the worker).
     pub inline_limit: usize,
+    /// How failed effects are retried, and when they are parked for an operator.
+    pub retry: effects::RetryPolicy,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             hold_seconds: 300,
+            max_held_per_customer: 8,
             batch_max: 256,
             mailbox_capacity: 4096,
             writer_idle: std::time::Duration::from_secs(30),
@@ -70,6 +75,7 @@ impl Default for RuntimeConfig {
             worker_lease: Duration::seconds(30),
             poll_interval: std::time::Duration::from_millis(100),
             inline_limit: 256,
+            retry: effects::RetryPolicy::default(),
         }
     }
 }
@@ -294,8 +300,28 @@ impl Runtime {
             let cause = Cause { causation_id: Uuid::new_v4(), ..*cause };
             match self.carry_out_one(&next, &cause, card).await {
                 Ok(more) => queue.extend(more),
-                Err(e) => tracing::warn!(effect = next.id, error = %e, "effect left for the worker"),
+                // A refusal was recorded on the row by the writer that refused it.
+                Err(RuntimeError::Domain(_)) => {}
+                // A charge keeps its grace period: reconciling early would void a good card.
+                Err(e) if matches!(next.effect, Effect::Charge { .. }) => {
+                    tracing::warn!(effect = next.id, error = %e, "charge left for its retry or the worker");
+                }
+                Err(e) => {
+                    tracing::warn!(effect = next.id, error = %e, "effect left for the worker");
+                    self.record_failure(next.id, &e).await;
+                }
             }
+        }
+    }
+
+    /// Notes a failed attempt on an effects row (backoff, then parked), counting parked rows for
+    /// operators. Best effort: if even this fails, the row's lease runs out and it is retried.
+    pub(crate) async fn record_failure(&self, id: i64, error: &RuntimeError) {
+        let now = self.clock().now();
+        match effects::record_failure(self.store().pool(), id, &error.to_string(), now, &self.config().retry).await {
+            Ok(Some(kind)) => note_parked(id, kind, &error.to_string()),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(effect = id, error = %e, "could not record the failure"),
         }
     }
 
@@ -323,6 +349,12 @@ impl Runtime {
             }
         }
     }
+}
+
+/// A row gave up: tell operators (metric `effects_parked_total{kind}`, an error in the log).
+pub(crate) fn note_parked(id: i64, kind: effects::EffectKind, error: &str) {
+    metrics::counter!("effects_parked_total", "kind" => kind.as_str()).increment(1);
+    tracing::error!(effect = id, kind = kind.as_str(), error, "effect parked after its last attempt: see RUNBOOK");
 }
 
 /// Maps an aggregate type to its writers (lets `state::<A>` be generic).

@@ -21,6 +21,26 @@ pub struct ReserveRequest {
     pub section: SectionName,
     pub quantity: Quantity,
     pub seats: Option<Vec<SeatNumber>>,
+    /// The reservation's id when the caller names it (derived from its idempotency key, so a
+    /// retry finds the first attempt instead of holding seats again); `None`: a new one.
+    pub reservation_id: Option<ReservationId>,
+}
+
+/// The reservation a buyer's request with idempotency key `key` creates: the same for every
+/// retry of it, on any instance.
+pub fn reservation_for_key(customer: CustomerId, key: &str) -> ReservationId {
+    ReservationId::derive(customer, &format!("idempotency-key/{key}"))
+}
+
+impl ReserveRequest {
+    /// Whether `existing` is what this request asked for (the retry of the same request).
+    fn is_answered_by(&self, customer: CustomerId, existing: &ReservationDetails) -> bool {
+        existing.customer_id == customer
+            && existing.event_id == self.event_id
+            && existing.section == self.section
+            && existing.quantity == self.quantity
+            && existing.requested_seats == self.seats
+    }
 }
 
 impl Runtime {
@@ -71,11 +91,23 @@ impl Runtime {
         customer: CustomerId,
         request: ReserveRequest,
     ) -> Result<ReservationDetails, RuntimeError> {
-        // A cached view of the event is enough: its date and prices never change, and whether
-        // sales are open is decided again, atomically, by the inventory.
-        let event: Event = self.state_cached(request.event_id.as_uuid()).await?;
+        // A cached view of the event is enough to go ahead: its date and prices never change,
+        // and whether sales are open is decided again, atomically, by the inventory. It is not
+        // enough to say no: another instance may have opened sales since this one last looked,
+        // so a refusal is only given on the event as it is now.
+        let id = request.event_id.as_uuid();
+        let mut event: Event = self.state_cached(id).await?;
+        let would_refuse = |event: &Event| {
+            event.details().is_none_or(|d| {
+                d.status != crate::domain::event::EventStatus::SalesOpen
+                    || d.section(request.section.as_str()).is_none()
+            })
+        };
+        if would_refuse(&event) {
+            event = self.state(id).await?;
+        }
         let event = event.details().cloned().ok_or(RuntimeError::Domain(DomainError::EventNotFound))?;
-        let reservation_id = ReservationId::from_uuid(Uuid::new_v4());
+        let reservation_id = request.reservation_id.unwrap_or_else(|| ReservationId::from_uuid(Uuid::new_v4()));
         let facts = EventFacts {
             status: event.status,
             date: event.date,
@@ -85,13 +117,25 @@ impl Runtime {
             reservation_id,
             event_id: request.event_id,
             customer_id: customer,
-            section: request.section,
+            section: request.section.clone(),
             quantity: request.quantity,
-            seats: request.seats,
+            seats: request.seats.clone(),
             event: facts,
             hold_seconds: self.config().hold_seconds,
+            max_held_per_customer: self.config().max_held_per_customer,
         };
-        self.run(Command::Reservation(reservation_id, initiate), cause, None).await?;
+        match self.run(Command::Reservation(reservation_id, initiate), cause, None).await {
+            Ok(()) => {}
+            // The same request again (a retry after a lost answer): answer with what the first
+            // became. A different request under the same id is refused as a conflict.
+            Err(RuntimeError::Domain(DomainError::AlreadyExists(what))) if request.reservation_id.is_some() => {
+                let existing = self.reservation(reservation_id).await?;
+                if !request.is_answered_by(customer, &existing) {
+                    return Err(RuntimeError::Domain(DomainError::AlreadyExists(what)));
+                }
+            }
+            Err(e) => return Err(e),
+        }
         let reservation = self.reservation(reservation_id).await?;
         match reservation.status {
             ReservationStatus::Rejected => {
@@ -114,10 +158,50 @@ impl Runtime {
         reservation_id: ReservationId,
         card: &Card,
     ) -> Result<ReservationDetails, RuntimeError> {
-        let payment_id = PaymentId::from_uuid(Uuid::new_v4());
+        // One payment per reservation, its id derived from the reservation's: a retry (after an
+        // answer that never came, or a step that failed half-way) continues that payment with the
+        // card it brings, instead of starting another that the reservation would refuse while
+        // the first, cardless, is reconciled and voided.
+        let payment_id = Self::payment_of(reservation_id);
         let request = ReservationCommand::RequestPayment { payment_id };
         self.run(Command::Reservation(reservation_id, request), cause, Some(card)).await?;
-        self.reservation(reservation_id).await
+        let reservation = self.reservation(reservation_id).await?;
+        if reservation.status == ReservationStatus::PaymentPending && reservation.payment_id == Some(payment_id) {
+            self.resume_payment(cause, &reservation, payment_id, card).await?;
+            return self.reservation(reservation_id).await;
+        }
+        Ok(reservation)
+    }
+
+    /// The id of a reservation's payment.
+    pub fn payment_of(reservation_id: ReservationId) -> PaymentId {
+        PaymentId::derive(reservation_id, "payment")
+    }
+
+    /// Carries a payment that stopped half-way to its outcome with `card`: its start (if the step
+    /// that should have started it failed) and its charge (if it never reached the gateway).
+    /// Both are idempotent: the start at the payment stream, the charge at the gateway.
+    async fn resume_payment(
+        &self,
+        cause: &Cause,
+        reservation: &ReservationDetails,
+        payment_id: PaymentId,
+        card: &Card,
+    ) -> Result<(), RuntimeError> {
+        let start = PaymentCommand::Start {
+            payment_id,
+            reservation_id: reservation.reservation_id,
+            customer_id: reservation.customer_id,
+            amount: reservation.total,
+        };
+        let started = self.execute(Command::Payment(payment_id, start), None, cause).await?;
+        self.carry_out(started, cause, Some(card)).await;
+        let stream = crate::store::stream_id::<Payment>(payment_id.as_uuid());
+        if let Some(row) = crate::store::effects::pending_charge(self.store().pool(), &stream).await? {
+            let charge = crate::domain::reducer::Effect::Charge { payment_id, amount: reservation.total };
+            self.carry_out(vec![super::PendingEffect { id: row, effect: charge }], cause, Some(card)).await;
+        }
+        Ok(())
     }
 
     /// Cancels a reservation for its buyer: releases a hold, or refunds a paid one by policy.
@@ -165,6 +249,19 @@ impl Runtime {
         self.run(Command::Payment(payment_id, PaymentCommand::Refund { refund_id, amount, reason }), cause, None)
             .await?;
         self.payment(payment_id).await
+    }
+
+    /// The reservation that issued `ticket`, found on the write side.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn reservation_of_ticket(&self, ticket: TicketId) -> Result<Option<ReservationId>, RuntimeError> {
+        let stream = self.store().find_stream(crate::store::codec::TICKET_LOOKUP, ticket.as_uuid()).await?;
+        Ok(stream
+            .as_deref()
+            .and_then(|s| s.strip_prefix("reservation-"))
+            .and_then(|id| id.parse::<Uuid>().ok())
+            .map(ReservationId::from_uuid))
     }
 
     /// # Errors

@@ -55,11 +55,11 @@ impl Runtime {
         futures::stream::iter(rows)
             .for_each_concurrent(CONCURRENCY, |row| async move {
                 let id = row.id;
-                if let Err(e) = self.carry_out_row(row).await {
-                    tracing::warn!(effect = id, error = %e, "effect failed; will retry");
-                    let now = self.clock().now();
-                    if let Err(e) = effects::record_failure(self.store().pool(), id, &e.to_string(), now).await {
-                        tracing::warn!(effect = id, error = %e, "could not record the failure");
+                match self.carry_out_row(row).await {
+                    Ok(()) | Err(RuntimeError::Domain(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(effect = id, error = %e, "effect failed; will retry");
+                        self.record_failure(id, &e).await;
                     }
                 }
             })
@@ -84,11 +84,13 @@ impl Runtime {
                 self.execute(record, Some(row.id), &cause).await?
             }
             EffectKind::Refund => {
+                // Money owed: its failure must be recorded on this row (backoff, then parked),
+                // not merely logged.
                 let (payment_id, refund_id, amount): (PaymentId, RefundId, Money) =
                     codec::decode(&row.payload).map_err(undecodable)?;
                 let pending =
                     PendingEffect { id: row.id, effect: Effect::ReturnFunds { payment_id, refund_id, amount } };
-                vec![pending]
+                self.carry_out_one(&pending, &cause, None).await?
             }
         };
         self.carry_out(next, &cause, None).await;

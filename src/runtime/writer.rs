@@ -4,7 +4,11 @@
 //! round of SQL per batch instead of one per buyer.
 //!
 //! Several processes may write the same stream: `UNIQUE(stream_id, version)` turns the loser's
-//! append into a conflict, and the writer reloads and decides the batch again.
+//! append into a conflict, and the writer reloads and decides the batch again. A batch that
+//! appends nothing (every command refused, or answered without a new event) would slip past
+//! that check, and a refusal decided on a stale cache ("sold out" when another instance has
+//! since released the seats) would be final. So such a batch first asks whether the stream is
+//! still at the version it decided on, and decides again if not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -72,7 +76,14 @@ impl<A: Stored> Writers<A> {
                 map.entry(id)
                     .or_insert_with(|| {
                         let (tx, rx) = mpsc::channel(ctx.config.mailbox_capacity);
-                        let writer = Writer { id, stream: stream_id::<A>(id), loaded: None, ctx: ctx.clone() };
+                        let writer = Writer {
+                            id,
+                            stream: stream_id::<A>(id),
+                            loaded: None,
+                            just_loaded: false,
+                            snapshot_at: 0,
+                            ctx: ctx.clone(),
+                        };
                         tokio::spawn(writer.run(rx, tx.clone(), self.clone()));
                         tx
                     })
@@ -118,6 +129,10 @@ struct Writer<A: Aggregate> {
     stream: String,
     /// The cached state; `None` after any failure, so the next batch reloads from the store.
     loaded: Option<Loaded<A>>,
+    /// `loaded` came from the store for this very batch (not from the cache).
+    just_loaded: bool,
+    /// The version of the newest snapshot this writer knows of.
+    snapshot_at: i64,
     ctx: Arc<Ctx>,
 }
 
@@ -156,9 +171,13 @@ impl<A: Stored> Writer<A> {
     async fn process(&mut self, jobs: Vec<Job<A>>) {
         let mut last_conflict = None;
         for attempt in 0..MAX_CONFLICT_RETRIES {
+            self.just_loaded = self.loaded.is_none();
             if self.loaded.is_none() {
                 match self.ctx.store.load::<A>(&self.stream).await {
-                    Ok(loaded) => self.loaded = Some(loaded),
+                    Ok(loaded) => {
+                        self.snapshot_at = self.snapshot_at.max(loaded.snapshot_version);
+                        self.loaded = Some(loaded);
+                    }
                     Err(e) => return reply_all(jobs, &RuntimeError::from(e)),
                 }
             } else if attempt == 0 && jobs.iter().any(|j| j.command.is_none() && j.fresh) {
@@ -262,24 +281,47 @@ impl<A: Stored> Writer<A> {
             }
         }
 
+        // Nothing appended means no unique-version check: a decision (a refusal above all) is only
+        // final if the stream is still where this writer thinks it is.
+        let decided_on_state = decided.iter().any(|d| matches!(d, Decided::Refused(_) | Decided::Done { .. }));
+        let must_confirm_version = events.is_empty() && decided_on_state;
         let mut pending = Vec::new();
         if events.is_empty() && new_effects.is_empty() && consumed.is_empty() && failed.is_empty() {
-            if let Some(tx) = early_tx {
-                tx.rollback().await?;
+            match early_tx {
+                Some(mut tx) => {
+                    if must_confirm_version {
+                        EventStore::confirm_version(&mut *tx, &self.stream, loaded.version).await?;
+                    }
+                    tx.rollback().await?;
+                }
+                // Freshly loaded for this batch: decided on the stream as it is.
+                None if must_confirm_version && !self.just_loaded => {
+                    EventStore::confirm_version(ctx.store.pool(), &self.stream, loaded.version).await?;
+                }
+                None => {}
             }
         } else {
             let mut tx = match early_tx {
                 Some(tx) => tx,
                 None => ctx.store.pool().begin().await?,
             };
+            if must_confirm_version {
+                EventStore::confirm_version(&mut *tx, &self.stream, loaded.version).await?;
+            }
             let version = EventStore::append_in::<A>(&mut tx, &self.stream, loaded.version, &events).await?;
             let rows: Vec<NewEffect> = new_effects.iter().map(|(_, row)| row.clone()).collect();
             let ids = effects::insert_in(&mut tx, &rows).await?;
             effects::delete_in(&mut tx, &consumed).await?;
+            let mut parked = Vec::new();
             for (source, reason) in &failed {
-                effects::record_failure(&mut *tx, *source, reason, now).await?;
+                if let Some(kind) = effects::record_failure(&mut *tx, *source, reason, now, &ctx.config.retry).await? {
+                    parked.push((*source, kind, reason));
+                }
             }
             tx.commit().await?;
+            for (id, kind, reason) in parked {
+                super::note_parked(id, kind, reason);
+            }
             loaded.version = version;
             for (event, _) in &events {
                 metrics::counter!("domain_events_total", "type" => A::event_type(event)).increment(1);
@@ -305,13 +347,15 @@ impl<A: Stored> Writer<A> {
             .collect())
     }
 
-    /// Every `snapshot_every` events, store the state so the next load replays only the tail.
-    fn maybe_snapshot(&self) {
+    /// Once `snapshot_every` events have been added since the last snapshot, store the state so
+    /// the next load replays only the tail. (Counting from the last snapshot, not on multiples
+    /// of the interval: a stream that stops moving on a multiple must not snapshot every batch.)
+    fn maybe_snapshot(&mut self) {
         let Some(loaded) = &self.loaded else { return };
-        let every = self.ctx.config.snapshot_every;
-        if every == 0 || loaded.version == 0 || loaded.version % every != 0 {
+        if !snapshot_due(loaded.version, self.snapshot_at, self.ctx.config.snapshot_every) {
             return;
         }
+        self.snapshot_at = loaded.version;
         let (store, stream, version, state) =
             (self.ctx.store.clone(), self.stream.clone(), loaded.version, loaded.state.clone());
         tokio::spawn(async move {
@@ -320,6 +364,11 @@ impl<A: Stored> Writer<A> {
             }
         });
     }
+}
+
+/// Whether a stream at `version`, last snapshotted at `snapshot_at`, is due another snapshot.
+fn snapshot_due(version: i64, snapshot_at: i64, every: i64) -> bool {
+    every > 0 && version - snapshot_at >= every
 }
 
 fn reply_all<A: Aggregate>(jobs: Vec<Job<A>>, error: &RuntimeError) {
@@ -370,4 +419,21 @@ pub(crate) fn effect_row(
         correlation_id: meta.correlation_id,
         causation_id: meta.command_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_due;
+
+    #[test]
+    fn a_snapshot_is_due_every_interval_counted_from_the_last_one() {
+        assert!(!snapshot_due(499, 0, 500));
+        assert!(snapshot_due(500, 0, 500));
+        // A sold-out event stops moving on a multiple of the interval: the batches that follow
+        // (all refusals) must not snapshot again and again.
+        assert!(!snapshot_due(500, 500, 500));
+        // A batch that jumps past a multiple still snapshots.
+        assert!(snapshot_due(1_003, 500, 500));
+        assert!(!snapshot_due(10, 0, 0), "0 turns snapshots off");
+    }
 }

@@ -15,6 +15,9 @@ use crate::domain::payment::{Payment, PaymentEvent};
 use crate::domain::reducer::Aggregate;
 use crate::domain::reservation::{Reservation, ReservationEvent};
 
+/// The lookup kind that finds a ticket's reservation stream.
+pub const TICKET_LOOKUP: &str = "ticket";
+
 /// A stored payload that could not be turned into an event or a state.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -58,6 +61,12 @@ pub trait Stored: Aggregate + Serialize + DeserializeOwned {
     /// The current version of an event type's shape.
     fn event_version(_event_type: &str) -> i16 {
         1
+    }
+
+    /// Ids by which commands find this stream, recorded with the event that introduces them
+    /// (kind, id): e.g. `("ticket", ticket_id)` for a reservation that issued tickets.
+    fn lookups(_event: &Self::Event) -> Vec<(&'static str, uuid::Uuid)> {
+        Vec::new()
     }
 
     /// Turns a stored payload of an older shape into a current event.
@@ -112,7 +121,20 @@ impl Stored for Event {
 
 impl Stored for Inventory {
     const KIND: &'static str = "inventory";
-    const SNAPSHOT_VERSION: i16 = 1;
+    /// v2: holds know their customer (the per-customer hold limit).
+    const SNAPSHOT_VERSION: i16 = 2;
+
+    /// `SeatsReserved` v2 added `customer_id`.
+    fn event_version(event_type: &str) -> i16 {
+        if event_type == "SeatsReserved" { 2 } else { 1 }
+    }
+
+    fn upcast(event_type: &str, version: i16, payload: &[u8]) -> Result<InventoryEvent, String> {
+        match (event_type, version) {
+            ("SeatsReserved", 1) => upcast::seats_reserved_v1(payload),
+            _ => Err(format!("no upcaster for {event_type} v{version}")),
+        }
+    }
 
     fn event_type(event: &InventoryEvent) -> &'static str {
         match event {
@@ -150,6 +172,15 @@ impl Stored for Reservation {
         }
     }
 
+    fn lookups(event: &ReservationEvent) -> Vec<(&'static str, uuid::Uuid)> {
+        match event {
+            ReservationEvent::Completed { tickets, .. } => {
+                tickets.iter().map(|t| (TICKET_LOOKUP, t.ticket_id.as_uuid())).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// `ReservationInitiated` v2 added `requested_seats` (buyers choosing numbered seats).
     fn event_version(event_type: &str) -> i16 {
         if event_type == "ReservationInitiated" { 2 } else { 1 }
@@ -182,6 +213,7 @@ pub mod upcast {
     use serde::{Deserialize, Serialize};
 
     use crate::domain::ids::{CustomerId, EventId, ReservationId};
+    use crate::domain::inventory::InventoryEvent;
     use crate::domain::money::Money;
     use crate::domain::reservation::ReservationEvent;
     use crate::domain::values::{EventDate, Quantity, SectionName, Timestamp};
@@ -202,6 +234,30 @@ pub mod upcast {
 
     /// The variant index of `Initiated` in `ReservationEvent` (bincode writes it first).
     pub const INITIATED_VARIANT: u32 = 0;
+
+    /// `SeatsReserved` v1: before holds were counted per customer.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct SeatsReservedV1 {
+        pub reservation_id: ReservationId,
+        pub section: SectionName,
+        pub positions: Vec<u32>,
+    }
+
+    /// The variant index of `SeatsReserved` in `InventoryEvent`.
+    pub const SEATS_RESERVED_VARIANT: u32 = 4;
+
+    pub(super) fn seats_reserved_v1(payload: &[u8]) -> Result<InventoryEvent, String> {
+        let (variant, v1): (u32, SeatsReservedV1) = super::decode(payload)?;
+        if variant != SEATS_RESERVED_VARIANT {
+            return Err(format!("variant {variant} is not SeatsReserved"));
+        }
+        Ok(InventoryEvent::SeatsReserved {
+            reservation_id: v1.reservation_id,
+            section: v1.section,
+            positions: v1.positions,
+            customer_id: None,
+        })
+    }
 
     pub(super) fn reservation_initiated_v1(payload: &[u8]) -> Result<ReservationEvent, String> {
         let (variant, v1): (u32, ReservationInitiatedV1) = super::decode(payload)?;

@@ -14,8 +14,21 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::domain::values::Timestamp;
 
-/// After this many failed attempts a row is parked for an operator (`failed_at` set).
-pub const MAX_ATTEMPTS: i32 = 12;
+/// How a row that failed is tried again: after `first_delay`, doubling up to `max_delay`, and
+/// parked for an operator (`failed_at` set, never tried again on its own) once it has been tried
+/// `max_attempts` times. A parked refund is money owed: RUNBOOK.md says how to find and retry it.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub max_attempts: i32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { first_delay: Duration::seconds(1), max_delay: Duration::minutes(5), max_attempts: 12 }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EffectKind {
@@ -36,7 +49,7 @@ impl EffectKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "command" => Some(Self::Command),
             "charge" => Some(Self::Charge),
@@ -148,28 +161,94 @@ pub async fn delete(pool: &PgPool, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Records a failed attempt: retried after 2^attempts seconds (at most 5 minutes), parked after
-/// [`MAX_ATTEMPTS`].
+/// Records a failed attempt with its error: tried again later by `policy`, or parked. Returns
+/// the row's kind if this failure parked it (the caller counts it for operators).
 ///
 /// # Errors
 /// The database.
-pub async fn record_failure<'e, E>(executor: E, id: i64, error: &str, now: Timestamp) -> Result<(), StoreError>
+pub async fn record_failure<'e, E>(
+    executor: E,
+    id: i64,
+    error: &str,
+    now: Timestamp,
+    policy: &RetryPolicy,
+) -> Result<Option<EffectKind>, StoreError>
 where
     E: sqlx::Executor<'e, Database = Postgres>,
 {
-    sqlx::query(
-        "UPDATE effects SET last_error = $2, leased_until = NULL,
-                due_at = $3 + make_interval(secs => LEAST(300, power(2, LEAST(attempts, 8)))),
-                failed_at = CASE WHEN attempts >= $4 THEN $3 END
-         WHERE id = $1",
+    let row: Option<(String, bool)> = sqlx::query_as(
+        "UPDATE effects SET last_error = left($2, 2000), leased_until = NULL,
+                due_at = $3 + make_interval(secs => LEAST($5::float8, $4::float8 * power(2, LEAST(attempts, 30)))),
+                failed_at = CASE WHEN attempts >= $6 THEN $3 END
+         WHERE id = $1
+         RETURNING kind, failed_at IS NOT NULL",
     )
     .bind(id)
     .bind(error)
     .bind(now)
-    .bind(MAX_ATTEMPTS)
-    .execute(executor)
+    .bind(seconds(policy.first_delay))
+    .bind(seconds(policy.max_delay))
+    .bind(policy.max_attempts)
+    .fetch_optional(executor)
     .await?;
-    Ok(())
+    Ok(row.and_then(|(kind, parked)| if parked { EffectKind::parse(&kind) } else { None }))
+}
+
+#[allow(clippy::cast_precision_loss)] // delays are seconds to minutes
+fn seconds(duration: Duration) -> f64 {
+    duration.num_milliseconds() as f64 / 1000.0
+}
+
+/// A row an operator should look at: parked after its last attempt failed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkedEffect {
+    pub id: i64,
+    pub kind: String,
+    pub target_stream: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub failed_at: Option<Timestamp>,
+}
+
+/// Every parked row, oldest first.
+///
+/// # Errors
+/// The database.
+pub async fn parked(pool: &PgPool) -> Result<Vec<ParkedEffect>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, kind, target_stream, attempts, last_error, failed_at FROM effects
+         WHERE failed_at IS NOT NULL ORDER BY failed_at, id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Puts parked rows back in the queue, due now with a fresh count of attempts (an operator's
+/// decision, after fixing what made them fail): the row `id`, or every parked row of `kind`, or
+/// every parked row. Returns how many.
+///
+/// # Errors
+/// The database.
+pub async fn retry_parked(pool: &PgPool, id: Option<i64>, kind: Option<EffectKind>) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE effects SET failed_at = NULL, attempts = 0, due_at = now(), leased_until = NULL
+         WHERE failed_at IS NOT NULL AND ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR kind = $2)",
+    )
+    .bind(id)
+    .bind(kind.map(EffectKind::as_str))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Parked rows, by kind (for metrics).
+///
+/// # Errors
+/// The database.
+pub async fn parked_counts(pool: &PgPool) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as("SELECT kind, count(*) FROM effects WHERE failed_at IS NOT NULL GROUP BY kind")
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Leases up to `limit` due rows to this worker until `now + lease`.
@@ -216,6 +295,19 @@ pub async fn lease_due(
         .collect();
     leased.sort_by_key(|r| r.id);
     Ok(leased)
+}
+
+/// The charge row of a payment still waiting for its outcome, if any.
+///
+/// # Errors
+/// The database.
+pub async fn pending_charge(pool: &PgPool, payment_stream: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM effects WHERE kind = 'charge' AND target_stream = $1 AND failed_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .bind(payment_stream)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Rows not yet carried out (for metrics, health and tests).

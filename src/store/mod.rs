@@ -114,6 +114,8 @@ pub struct Loaded<A> {
     pub state: A,
     /// The stream's version: the number of events in it (0 = empty).
     pub version: i64,
+    /// The version of the snapshot it was loaded from (0: none).
+    pub snapshot_version: i64,
 }
 
 const EVENT_COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, stream_id, version, \
@@ -174,7 +176,35 @@ impl EventStore {
         .bind(&metadata)
         .execute(&mut **tx)
         .await?;
+        let (kinds, keys): (Vec<&str>, Vec<Uuid>) = events.iter().flat_map(|(event, _)| A::lookups(event)).unzip();
+        if !kinds.is_empty() {
+            sqlx::query(
+                "INSERT INTO stream_lookups (kind, key, stream_id) SELECT *, $3 FROM UNNEST($1::text[], $2::uuid[])
+                 ON CONFLICT (kind, key) DO NOTHING",
+            )
+            .bind(&kinds)
+            .bind(&keys)
+            .bind(stream)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(expected_version + i64::try_from(events.len()).unwrap_or(i64::MAX))
+    }
+
+    /// Checks that `stream` is still at `version`; [`StoreError::Conflict`] if another writer has
+    /// appended since (the caller decides again on the new state).
+    ///
+    /// # Errors
+    /// Conflict, or the database.
+    pub async fn confirm_version<'e, E>(executor: E, stream: &str, version: i64) -> Result<(), StoreError>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
+        let current: i64 = sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM events WHERE stream_id = $1")
+            .bind(stream)
+            .fetch_one(executor)
+            .await?;
+        if current == version { Ok(()) } else { Err(StoreError::Conflict { stream: stream.to_owned() }) }
     }
 
     /// Appends in a transaction of its own.
@@ -191,6 +221,18 @@ impl EventStore {
         let version = Self::append_in::<A>(&mut tx, stream, expected_version, events).await?;
         tx.commit().await?;
         Ok(version)
+    }
+
+    /// The stream a lookup id (see [`Stored::lookups`]) belongs to.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn find_stream(&self, kind: &str, key: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT stream_id FROM stream_lookups WHERE kind = $1 AND key = $2")
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// A stream's events after `after_version`, in order.
@@ -229,11 +271,12 @@ impl EventStore {
             }
             None => (A::default(), 0),
         };
+        let snapshot_version = version;
         for recorded in self.read_stream(stream, version).await? {
             state.apply(&recorded.decode::<A>()?);
             version = recorded.version;
         }
-        Ok(Loaded { state, version })
+        Ok(Loaded { state, version, snapshot_version })
     }
 
     /// Stores `state` as the snapshot of `stream` at `version` (newer snapshots are kept).

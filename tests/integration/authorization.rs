@@ -1,7 +1,10 @@
 //! Every route × {anonymous, customer A (the owner), customer B, admin} → the expected status,
-//! from one table. Requests for allowed callers are chosen to be refused *after* the
-//! authorization decision (paying twice, cancelling what is over, invalid bodies), so the
-//! matrix changes nothing while it runs. A route in `src/http` missing from the table fails.
+//! from one table, three times: with `Authorization: Bearer` (API clients), with the web app's
+//! session cookie from our own origin (the same answers), and with the cookie from a foreign
+//! page (every session-using unsafe request refused with 403: no cross-site request forgery).
+//! Requests for allowed callers are chosen to be refused *after* the authorization decision
+//! (paying twice, cancelling what is over, invalid bodies), so the matrix changes nothing while
+//! it runs. A route in `src/http` missing from the table fails.
 
 use std::collections::BTreeSet;
 
@@ -69,8 +72,17 @@ fn table(f: &Fixture) -> Vec<Row> {
     vec![
         (Method::GET, "/health", "/health".into(), None, [A, A, A, A]),
         (Method::GET, "/health/ready", "/health/ready".into(), None, [A, A, A, A]),
-        // Operators' scrape endpoint; restrict it at the network edge (RUNBOOK.md).
-        (Method::GET, "/metrics", "/metrics".into(), None, [A, A, A, A]),
+        // Operators' scrape endpoint: served on METRICS_ADDR only, never on the public port.
+        (Method::GET, "/metrics", "/metrics".into(), None, [404; 4]),
+        (Method::GET, "/api/auth/providers", "/api/auth/providers".into(), None, [A; 4]),
+        (Method::GET, "/api/auth/passkeys", "/api/auth/passkeys".into(), None, [401, A, A, A]),
+        (
+            Method::DELETE,
+            "/api/auth/passkeys/{id}",
+            format!("/api/auth/passkeys/{}", uuid::Uuid::new_v4()),
+            None,
+            [401, 404, 404, 404],
+        ),
         (Method::GET, "/api/openapi.json", "/api/openapi.json".into(), None, [A, A, A, A]),
         (
             Method::POST,
@@ -261,9 +273,43 @@ fn table(f: &Fixture) -> Vec<Row> {
             None,
             [401, 403, 403, A],
         ),
-        // Last: it ends the sessions.
+        // Last: they end sessions (each runs with sessions of its own).
+        (Method::POST, "/api/auth/logout-all", "/api/auth/logout-all".into(), None, [401, A, A, A]),
         (Method::POST, "/api/auth/logout", "/api/auth/logout".into(), None, [401, A, A, A]),
     ]
+}
+
+/// Routes whose rows end the caller's sessions.
+const ENDS_SESSIONS: [&str; 2] = ["/api/auth/logout-all", "/api/auth/logout"];
+
+/// How the signed-in callers present their session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    Bearer,
+    /// The web app's cookie, from our own page.
+    Cookie,
+    /// The cookie, sent along by the browser with a request another site made it send.
+    ForeignCookie,
+}
+
+const PUBLIC_URL: &str = "http://localhost:8080";
+
+/// Routes that answer 401 for reasons other than a missing session (a bad sign-in token).
+const REFUSE_WITHOUT_A_SESSION: [&str; 1] = ["/api/auth/magic-link/verify"];
+
+/// What a row answers a signed-in caller presenting `credential`.
+fn expected(method: &Method, route: &str, anonymous: u16, want: u16, credential: Credential) -> u16 {
+    let uses_session = anonymous == 401 && !REFUSE_WITHOUT_A_SESSION.contains(&route);
+    let unsafe_method = !matches!(*method, Method::GET | Method::HEAD);
+    if credential == Credential::ForeignCookie && uses_session && (unsafe_method || route.starts_with("/ws/")) {
+        403
+    } else {
+        want
+    }
+}
+
+async fn sessions(app: &TestApp) -> [String; 3] {
+    [app.sign_in("alice@example.com").await, app.sign_in("bob@example.com").await, app.sign_in(ADMIN_EMAIL).await]
 }
 
 /// Every `.route("PATH"` in `src/http`, as registered.
@@ -284,7 +330,6 @@ async fn every_route_answers_each_kind_of_caller_as_specified() {
     let app = spawn_app().await;
     let admin = app.sign_in(ADMIN_EMAIL).await;
     let alice = app.sign_in("alice@example.com").await;
-    let bob = app.sign_in("bob@example.com").await;
     let f = fixture(&app, &admin, &alice).await;
     let rows = table(&f);
 
@@ -292,27 +337,47 @@ async fn every_route_answers_each_kind_of_caller_as_specified() {
     let missing: Vec<_> = registered_routes().difference(&covered).cloned().collect();
     assert!(missing.is_empty(), "routes missing from the authorization table: {missing:?}");
 
-    let callers = [None, Some(alice.as_str()), Some(bob.as_str()), Some(admin.as_str())];
     let mut wrong = Vec::new();
-    for (method, route, path, body, expected) in &rows {
-        for (who, (token, want)) in ["anonymous", "alice", "bob", "admin"].iter().zip(callers.iter().zip(expected)) {
-            let mut request = app.client.request(method.clone(), format!("{}{path}", app.address));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
+    for credential in [Credential::Cookie, Credential::ForeignCookie, Credential::Bearer] {
+        let mut signed_in = sessions(&app).await;
+        for (method, route, path, body, expected_statuses) in &rows {
+            if ENDS_SESSIONS.contains(route) {
+                signed_in = sessions(&app).await;
             }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.unwrap();
-            let got = response.status();
-            if got != StatusCode::from_u16(*want).unwrap() {
-                let code = response
-                    .json::<Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["code"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                wrong.push(format!("{method} {route} as {who}: expected {want}, got {got} {code}"));
+            let callers = [None, Some(&signed_in[0]), Some(&signed_in[1]), Some(&signed_in[2])];
+            for (who, (token, want)) in
+                ["anonymous", "alice", "bob", "admin"].iter().zip(callers.iter().zip(expected_statuses))
+            {
+                let mut request = app.client.request(method.clone(), format!("{}{path}", app.address));
+                let want = match token {
+                    None => *want,
+                    Some(token) => {
+                        request = match credential {
+                            Credential::Bearer => request.bearer_auth(token),
+                            Credential::Cookie => request
+                                .header("cookie", format!("ticketing_session={token}"))
+                                .header("origin", PUBLIC_URL),
+                            Credential::ForeignCookie => request
+                                .header("cookie", format!("ticketing_session={token}"))
+                                .header("origin", "https://evil.example"),
+                        };
+                        expected(method, route, expected_statuses[0], *want, credential)
+                    }
+                };
+                if let Some(body) = body {
+                    request = request.json(body);
+                }
+                let response = request.send().await.unwrap();
+                let got = response.status();
+                if got != StatusCode::from_u16(want).unwrap() {
+                    let code = response
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|b| b["code"].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    wrong.push(format!("{credential:?}: {method} {route} as {who}: expected {want}, got {got} {code}"));
+                }
             }
         }
     }

@@ -128,6 +128,8 @@ async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_ticketing"))
         .arg("serve")
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("DATABASE_MAX_CONNECTIONS", "5")
         .env("DATABASE_URL_EVENTS", &events.url)
         .env("DATABASE_URL_PROJECTIONS", &projections.url)
         .env("DATABASE_URL_ANALYTICS", &analytics.url)
@@ -194,7 +196,7 @@ async fn seed_demo_is_idempotent_and_bootstrap_admin_prints_a_sign_in_link() {
     let output = run(&["bootstrap-admin", "--email", "Boss@Example.com"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let link = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let token = link.strip_prefix("http://localhost:8080/auth/verify?token=").expect("a sign-in link");
+    let token = link.strip_prefix("http://localhost:8080/auth/verify#token=").expect("a sign-in link");
     assert_eq!(token.len(), 64);
     let role: String = sqlx::query_scalar("SELECT role FROM users WHERE email = 'boss@example.com'")
         .fetch_one(&auth.pool)

@@ -29,20 +29,20 @@ fn tansu() -> String {
 }
 
 /// A broker process on a port of its own, in memory (a restart starts it empty).
-struct Broker {
+pub struct Broker {
     port: u16,
     child: Option<Child>,
 }
 
 impl Broker {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut broker = Self { port, child: None };
         broker.restart();
         broker
     }
 
-    fn address(&self) -> String {
+    pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -139,6 +139,7 @@ async fn events_reach_projections_through_kafka_and_survive_a_broker_outage() {
             section: SectionName::parse("Floor").unwrap(),
             quantity: Quantity::new(1).unwrap(),
             seats: None,
+            reservation_id: None,
         };
         let held = rt.reserve(&Cause::new(None), CustomerId::from_uuid(Uuid::new_v4()), request).await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(2), "a write waited for the broker");

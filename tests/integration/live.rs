@@ -1,11 +1,14 @@
 //! The live availability WebSocket: refused before the upgrade without a session, for an unknown
-//! event or over the connection limit; otherwise counts on connect and on every change, coalesced.
+//! event, from a foreign page, or over a connection limit (instance, user, address); otherwise
+//! counts on connect and on every change, coalesced. The session comes in a header or the
+//! cookie, never in the URL.
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::{ADMIN_EMAIL, TestApp, spawn_app, spawn_app_with};
@@ -16,12 +19,40 @@ fn ws_url(app: &TestApp, path: &str) -> String {
     format!("{}{path}", app.address.replacen("http://", "ws://", 1))
 }
 
-async fn connect(app: &TestApp, path: &str) -> Result<Socket, StatusCode> {
-    match tokio_tungstenite::connect_async(ws_url(app, path)).await {
+/// How an upgrade request says who is asking.
+enum Credential<'a> {
+    None,
+    Bearer(&'a str),
+    /// The web app's cookie, sent from the page at `origin`.
+    Cookie {
+        token: &'a str,
+        origin: &'a str,
+    },
+}
+
+async fn connect_as(app: &TestApp, path: &str, credential: Credential<'_>) -> Result<Socket, StatusCode> {
+    let mut request = ws_url(app, path).into_client_request().unwrap();
+    let headers = request.headers_mut();
+    match credential {
+        Credential::None => {}
+        Credential::Bearer(token) => {
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        Credential::Cookie { token, origin } => {
+            headers.insert("cookie", format!("ticketing_session={token}").parse().unwrap());
+            headers.insert("origin", origin.parse().unwrap());
+        }
+    }
+    match tokio_tungstenite::connect_async(request).await {
         Ok((socket, _)) => Ok(socket),
         Err(tungstenite::Error::Http(response)) => Err(StatusCode::from_u16(response.status().as_u16()).unwrap()),
         Err(other) => panic!("connect: {other}"),
     }
+}
+
+/// An API client's socket: the session in `Authorization` on the upgrade.
+async fn connect(app: &TestApp, path: &str, token: &str) -> Result<Socket, StatusCode> {
+    connect_as(app, path, Credential::Bearer(token)).await
 }
 
 /// The next availability message (pings skipped), within `wait`.
@@ -40,14 +71,15 @@ async fn next_availability(socket: &mut Socket, wait: Duration) -> Option<Value>
 
 #[tokio::test]
 async fn a_socket_gets_counts_on_connect_and_after_every_change() {
-    let app = spawn_app().await;
+    // One buyer makes every change here: lift the per-customer hold limit.
+    let app = spawn_app_with(|c| c.max_held_seats_per_customer = 50).await;
     let admin = app.sign_in(ADMIN_EMAIL).await;
     let buyer = app.sign_in("fan@example.com").await;
     let event = app.open_event(&admin, 50).await;
     app.get_until(&format!("/api/events/{event}/availability"), |b| b["sections"]["Floor"]["available"] == 50).await;
 
-    let path = format!("/ws/events/{event}/availability?session_id={buyer}");
-    let mut socket = connect(&app, &path).await.expect("connected");
+    let path = format!("/ws/events/{event}/availability");
+    let mut socket = connect(&app, &path, &buyer).await.expect("connected");
     let first = next_availability(&mut socket, Duration::from_secs(5)).await.expect("a message on connect");
     assert_eq!(first["event_id"], event);
     assert_eq!(first["sections"]["Floor"]["available"], 50);
@@ -94,34 +126,42 @@ async fn refusals_happen_before_the_upgrade() {
     let buyer = app.sign_in("fan@example.com").await;
     let event = app.open_event(&admin, 10).await;
     app.get_until(&format!("/api/events/{event}"), |b| b["status"] == "sales_open").await;
-    let path = |token: &str| format!("/ws/events/{event}/availability?session_id={token}");
+    let path = format!("/ws/events/{event}/availability");
 
-    assert_eq!(connect(&app, &format!("/ws/events/{event}/availability")).await.err(), Some(StatusCode::UNAUTHORIZED));
-    assert_eq!(connect(&app, &path(&"f".repeat(64))).await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(connect_as(&app, &path, Credential::None).await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(connect(&app, &path, &"f".repeat(64)).await.err(), Some(StatusCode::UNAUTHORIZED));
+    // A token in the URL is not a credential: tokens never travel in URLs (and logs).
+    assert_eq!(
+        connect_as(&app, &format!("{path}?session_id={buyer}"), Credential::None).await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
     let unknown = uuid::Uuid::new_v4();
     assert_eq!(
-        connect(&app, &format!("/ws/events/{unknown}/availability?session_id={buyer}")).await.err(),
+        connect(&app, &format!("/ws/events/{unknown}/availability"), &buyer).await.err(),
         Some(StatusCode::NOT_FOUND)
     );
-    assert_eq!(
-        connect(&app, &format!("/ws/events/not-a-uuid/availability?session_id={buyer}")).await.err(),
-        Some(StatusCode::BAD_REQUEST)
-    );
+    assert_eq!(connect(&app, "/ws/events/not-a-uuid/availability", &buyer).await.err(), Some(StatusCode::BAD_REQUEST));
     // A plain GET (no upgrade) with a good session: our 400, not the library's text.
-    let plain = app.get(&path(&buyer)).await;
+    let plain = app.get_as(&buyer, &path).await;
     assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
     let body: Value = plain.json().await.unwrap();
     assert_eq!(body["code"], "INVALID_REQUEST");
 
-    // Two sockets fit; the third is a 503; closing one makes room again.
-    let mut first = connect(&app, &path(&buyer)).await.expect("first");
-    let _second = connect(&app, &path(&buyer)).await.expect("second");
-    assert_eq!(connect(&app, &path(&buyer)).await.err(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    // The web app's cookie works from our own page, and from no other (another site could
+    // otherwise open sockets in a visitor's name).
+    let ours = Credential::Cookie { token: &buyer, origin: "http://localhost:8080" };
+    let theirs = Credential::Cookie { token: &buyer, origin: "https://evil.example" };
+    assert_eq!(connect_as(&app, &path, theirs).await.err(), Some(StatusCode::FORBIDDEN));
+    let mut first = connect_as(&app, &path, ours).await.expect("first, by cookie");
+
+    // Two sockets fit this instance; the third is a 503; closing one makes room again.
+    let _second = connect(&app, &path, &buyer).await.expect("second");
+    assert_eq!(connect(&app, &path, &buyer).await.err(), Some(StatusCode::SERVICE_UNAVAILABLE));
     first.close(None).await.unwrap();
     drop(first);
     let mut reconnected = None;
     for _ in 0..50 {
-        if let Ok(socket) = connect(&app, &path(&buyer)).await {
+        if let Ok(socket) = connect(&app, &path, &buyer).await {
             reconnected = Some(socket);
             break;
         }
@@ -132,7 +172,64 @@ async fn refusals_happen_before_the_upgrade() {
     // Logged out: the token no longer opens a socket.
     app.post_json("/api/auth/logout", Some(&buyer), &json!({})).await;
     drop(reconnected);
-    assert_eq!(connect(&app, &path(&buyer)).await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(connect(&app, &path, &buyer).await.err(), Some(StatusCode::UNAUTHORIZED));
+}
+
+/// One user cannot take every slot: their sockets are capped (429), while another user still
+/// connects; and per client address likewise.
+#[tokio::test]
+async fn one_user_or_one_address_cannot_take_every_socket() {
+    let app = spawn_app_with(|c| {
+        c.ws_max_per_user = 3;
+        c.ws_max_per_ip = 5;
+    })
+    .await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let hog = app.sign_in("hog@example.com").await;
+    let other = app.sign_in("other@example.com").await;
+    let third = app.sign_in("third@example.com").await;
+    let event = app.open_event(&admin, 10).await;
+    let path = format!("/ws/events/{event}/availability");
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(connect(&app, &path, &hog).await.expect("within the user's cap"));
+    }
+    assert_eq!(connect(&app, &path, &hog).await.err(), Some(StatusCode::TOO_MANY_REQUESTS), "the fourth of one user");
+    open.push(connect(&app, &path, &other).await.expect("another user still connects"));
+    open.push(connect(&app, &path, &other).await.expect("another user still connects"));
+    // Every socket here comes from 127.0.0.1: the address's cap (5) is reached.
+    assert_eq!(connect(&app, &path, &third).await.err(), Some(StatusCode::TOO_MANY_REQUESTS), "the address's sixth");
+    drop(open.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(socket) = connect(&app, &path, &third).await {
+            again = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "a closed socket frees the address's place");
+}
+
+/// Clients have nothing to say: a large message ends their socket, it is not buffered.
+#[tokio::test]
+async fn a_client_sending_a_large_message_is_disconnected() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let buyer = app.sign_in("chatty@example.com").await;
+    let event = app.open_event(&admin, 10).await;
+    let mut socket = connect(&app, &format!("/ws/events/{event}/availability"), &buyer).await.unwrap();
+    next_availability(&mut socket, Duration::from_secs(5)).await.expect("the first message");
+    futures::SinkExt::send(&mut socket, Message::Text("x".repeat(64 * 1024).into())).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => break true,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(ended, "the server closed the socket");
 }
 
 #[tokio::test]
@@ -142,7 +239,7 @@ async fn sockets_get_pings_and_close_soon_after_their_session_ends() {
     let buyer = app.sign_in("leaving@example.com").await;
     let event = app.open_event(&admin, 10).await;
     app.get_until(&format!("/api/events/{event}"), |b| b["status"] == "sales_open").await;
-    let mut socket = connect(&app, &format!("/ws/events/{event}/availability?session_id={buyer}")).await.unwrap();
+    let mut socket = connect(&app, &format!("/ws/events/{event}/availability"), &buyer).await.unwrap();
 
     let mut kinds = Vec::new();
     let mut logged_out = false;

@@ -130,29 +130,95 @@ async fn openid_sign_in_with_pkce_and_state_refuses_forged_and_replayed_callback
     let replayed = browser.get(at_app(&app, &callback)).header(ACCEPT, "application/json").send().await.unwrap();
     assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
 
-    // A browser is sent on to the SPA with the token in the fragment; the account is the same one.
+    // A browser is sent on to the app, signed in by the session cookie: no token in any URL.
     let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
     let redirected = browser.get(at_app(&app, &callback)).send().await.unwrap();
     assert_eq!(redirected.status(), StatusCode::FOUND);
-    let spa = redirected.headers()[LOCATION].to_str().unwrap().to_owned();
-    let token = spa.strip_prefix(&format!("{PUBLIC_URL}/auth/callback#session_token=")).expect("SPA callback");
-    let session: Value = app.get_as(token, "/api/auth/session").await.json().await.unwrap();
+    assert_eq!(redirected.headers()[LOCATION].to_str().unwrap(), format!("{PUBLIC_URL}/auth/callback"));
+    let token = session_cookie(&redirected).expect("the session cookie");
+    let session: Value = app.get_as(&token, "/api/auth/session").await.json().await.unwrap();
     assert_eq!(session["user"]["id"], body["user"]["id"]);
 
-    // A state issued for one provider is not accepted by another.
+    // A state issued for one provider is not accepted by another: the app is told, in a fixed code.
     let callback = sign_in_at_provider(&app, &browser, "test", &provider.issuer).await;
     let elsewhere = format!("{}/api/auth/oauth/other/callback?{}", app.address, callback.query().unwrap());
-    assert_eq!(browser.get(elsewhere).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let refused = browser.get(elsewhere).send().await.unwrap();
+    assert_eq!(
+        refused.headers()[LOCATION].to_str().unwrap(),
+        format!("{PUBLIC_URL}/auth/callback?error=invalid_state")
+    );
 
-    // The provider reporting an error, and a callback without code or state.
+    // The provider reporting an error (its words are never echoed on our origin), and a callback
+    // without code or state.
     let denied = browser
-        .get(format!("{}/api/auth/oauth/test/callback?error=access_denied&state=x", app.address))
+        .get(format!(
+            "{}/api/auth/oauth/test/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C/script%3E&state=x",
+            app.address
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(denied.status(), StatusCode::FOUND);
+    assert_eq!(denied.headers()[LOCATION].to_str().unwrap(), format!("{PUBLIC_URL}/auth/callback?error=cancelled"));
+    let denied_json = browser
+        .get(format!(
+            "{}/api/auth/oauth/test/callback?error=server_error&error_description=%3Cb%3Ehi&state=x",
+            app.address
+        ))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied_json.status(), StatusCode::UNAUTHORIZED);
+    assert!(!denied_json.text().await.unwrap().contains("<b>"), "the provider's text is not reflected");
     let incomplete = browser.get(format!("{}/api/auth/oauth/test/callback?state=x", app.address)).send().await.unwrap();
-    assert_eq!(incomplete.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        incomplete.headers()[LOCATION].to_str().unwrap(),
+        format!("{PUBLIC_URL}/auth/callback?error=sign_in_failed")
+    );
+    let incomplete_json = browser
+        .get(format!("{}/api/auth/oauth/test/callback?state=x", app.address))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(incomplete_json.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The session token a response set in its cookie, if any.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("ticketing_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// Login CSRF: an attacker signs in at the provider in their own browser, then makes the
+/// victim's browser open the callback. The victim's browser did not start that sign-in (it has no
+/// binding cookie for it), so it is refused, and the victim is not signed in to the attacker's
+/// account.
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_than_the_one_that_started_is_refused() {
+    let provider = start_provider(&[("ACCOUNT_EMAIL", "attacker@example.com")]).await;
+    let app = spawn_app_with(|c| c.oidc_providers = vec![provider_config("test", &provider.issuer)]).await;
+    let attacker = browser();
+    let callback = sign_in_at_provider(&app, &attacker, "test", &provider.issuer).await;
+    let victim = browser();
+    let opened = victim.get(at_app(&app, &callback)).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::FOUND);
+    assert_eq!(opened.headers()[LOCATION].to_str().unwrap(), format!("{PUBLIC_URL}/auth/callback?error=invalid_state"));
+    assert_eq!(session_cookie(&opened), None, "no session for the victim's browser");
+    let json = victim.get(at_app(&app, &callback)).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(json.status(), StatusCode::UNAUTHORIZED);
+    // The browser that started it is not affected by the forgery's failure... but the state was
+    // spent: it signs in by starting again.
+    let again = sign_in_at_provider(&app, &attacker, "test", &provider.issuer).await;
+    let own = attacker.get(at_app(&app, &again)).header(ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -181,7 +247,7 @@ async fn a_provider_that_cannot_be_reached_is_a_503_not_a_crash() {
 #[tokio::test]
 async fn id_tokens_that_do_not_verify_are_refused() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-    use ticketing::auth::oidc::{OidcError, verify_id_token};
+    use ticketing::auth::oidc::{Jwks, OidcError, verify_id_token};
 
     const ISSUER: &str = "https://issuer.example";
     const AUDIENCE: &str = "ticketing";
@@ -189,10 +255,13 @@ async fn id_tokens_that_do_not_verify_are_refused() {
     let jwks = std::fs::read_to_string(fixtures.join("jwks.json")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetched.clone();
     let keys = axum::Router::new().route(
         "/jwks",
         axum::routing::get(move || {
             let jwks = jwks.clone();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { ([("content-type", "application/json")], jwks) }
         }),
     );
@@ -213,11 +282,14 @@ async fn id_tokens_that_do_not_verify_are_refused() {
         header.kid = kid.map(str::to_owned);
         encode(&header, claims, key).unwrap()
     };
-    let http = reqwest::Client::new();
+    let http = Jwks::new(reqwest::Client::new());
     let good = claims(ISSUER, AUDIENCE, now + 300, Some("nonce-1"));
     let token = signed(&provider, Algorithm::RS256, Some("test-key-1"), &good);
     let subject = verify_id_token(&http, &jwks_uri, ISSUER, AUDIENCE, &token, "nonce-1").await.unwrap();
     assert_eq!(subject, "user-1");
+    // The provider's keys are kept: a second sign-in does not fetch them again.
+    verify_id_token(&http, &jwks_uri, ISSUER, AUDIENCE, &token, "nonce-1").await.unwrap();
+    assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1, "the JWKS is cached");
 
     let public_pem = std::fs::read(fixtures.join("jwks.json")).unwrap();
     let forged: Vec<(&str, String)> = vec![

@@ -57,7 +57,7 @@ async fn every_route_is_described_with_its_errors() {
         if operation["security"].is_array() {
             assert!(responses.contains_key("401"), "{method} {path} lacks 401");
         }
-        if method == "post" {
+        if method == "post" && !path.starts_with("/api/auth/") {
             let parameters = operation["parameters"].as_array().unwrap();
             assert!(parameters.iter().any(|p| p["name"] == "Idempotency-Key"), "{method} {path}");
             assert!(responses.contains_key("422") && responses.contains_key("409"), "{method} {path}");

@@ -291,11 +291,14 @@ async fn after_a_scripted_history_every_read_model_holds_exactly_the_expected_ro
         [("Balcony", 12), ("Floor", 8)]
     );
     assert_eq!(projections::availability::seats(p, a, "Balcony").await.unwrap().len(), 12);
-    let alice_reservations = projections::reservations::for_customer(p, s.alice.as_uuid()).await.unwrap();
-    assert_eq!(alice_reservations.len(), 1);
-    let erin_tickets = projections::reservations::tickets_of(p, s.erin.as_uuid()).await.unwrap();
-    assert_eq!(erin_tickets.len(), 1);
-    let (dave_history, dave_total) = projections::reservations::history(p, s.dave.as_uuid(), 1, 20).await.unwrap();
+    let first_page = ticketing::http::paging::Page { page: 1, per_page: 20 };
+    let (alice_reservations, alice_total) =
+        projections::reservations::for_customer(p, s.alice.as_uuid(), first_page).await.unwrap();
+    assert_eq!((alice_reservations.len(), alice_total), (1, 1));
+    let (erin_tickets, erin_total) =
+        projections::reservations::tickets_of(p, s.erin.as_uuid(), first_page).await.unwrap();
+    assert_eq!((erin_tickets.len(), erin_total), (1, 1));
+    let (dave_history, dave_total) = projections::reservations::history(p, s.dave.as_uuid(), first_page).await.unwrap();
     assert_eq!(
         (dave_total, dave_history[0].event_name.as_deref(), dave_history[0].status.as_str()),
         (1, Some("Rock Night"), "refunded")

@@ -139,7 +139,8 @@ async fn an_admin_opens_sales_and_a_customer_buys_two_seats_over_http() {
     eventually(&app, &admin, "/api/analytics/events/top-sellers", |b| b["events"][0]["event_id"] == json!(event)).await;
 
     // Operators see it in /metrics: requests by matched route, domain events, lag.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.client.get(format!("{}/metrics", app.operations)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND, "not on the public port");
     for needle in [
         r#"http_requests_total{method="POST",route="/api/reservations",status="201"}"#,
         r#"route="/api/reservations/{id}/payment""#,
@@ -273,12 +274,17 @@ async fn declined_cards_sold_out_sections_and_roles_answer_with_their_codes() {
         StatusCode::CREATED,
     )
     .await;
+    // Carol holds 8 unpaid seats: her ninth is refused whatever is left...
+    let ninth = app
+        .post_json("/api/reservations", Some(&carol), &json!({ "event_id": event, "section": "Field", "quantity": 1 }))
+        .await;
+    let ninth = body(ninth, StatusCode::CONFLICT).await;
+    assert_eq!(ninth["code"], "HOLD_LIMIT_REACHED");
+    assert_eq!(ninth["details"], json!({ "limit": 8, "held": 8 }));
+    // ...and for anyone else the balcony is sold out.
+    let dan = app.sign_in("dan@example.com").await;
     let sold_out = app
-        .post_json(
-            "/api/reservations",
-            Some(&carol),
-            &json!({ "event_id": event, "section": "Balcony", "quantity": 1 }),
-        )
+        .post_json("/api/reservations", Some(&dan), &json!({ "event_id": event, "section": "Balcony", "quantity": 1 }))
         .await;
     let sold_out = body(sold_out, StatusCode::CONFLICT).await;
     assert_eq!(sold_out["code"], "INSUFFICIENT_INVENTORY");

@@ -29,7 +29,7 @@ fn section(name: &str, layout: SectionLayout, cents: u64) -> SectionSpec {
 }
 
 /// An event 60 days out on sale: "Floor" general admission, "Balcony" rows A–C × 4.
-async fn event_on_sale(rt: &Runtime, floor_capacity: i64) -> EventId {
+pub async fn event_on_sale(rt: &Runtime, floor_capacity: i64) -> EventId {
     let event_id = EventId::from_uuid(Uuid::new_v4());
     let new = NewEvent {
         name: EventName::parse("Flash Sale Live").unwrap(),
@@ -48,11 +48,11 @@ async fn event_on_sale(rt: &Runtime, floor_capacity: i64) -> EventId {
     event_id
 }
 
-fn buyer() -> CustomerId {
+pub fn buyer() -> CustomerId {
     CustomerId::from_uuid(Uuid::new_v4())
 }
 
-fn start_worker(rt: &Runtime) -> watch::Sender<bool> {
+pub fn start_worker(rt: &Runtime) -> watch::Sender<bool> {
     let (stop, stopped) = watch::channel(false);
     let rt = rt.clone();
     tokio::spawn(async move { rt.run_worker(stopped).await });
@@ -60,7 +60,7 @@ fn start_worker(rt: &Runtime) -> watch::Sender<bool> {
 }
 
 /// Effects rows due now (timers in the future do not count).
-async fn due_effects(pool: &PgPool) -> i64 {
+pub async fn due_effects(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM effects WHERE failed_at IS NULL AND due_at <= now()")
         .fetch_one(pool)
         .await

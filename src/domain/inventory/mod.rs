@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::error::DomainError;
-use super::ids::{EventId, Id, ReservationId, SeatId};
+use super::ids::{CustomerId, EventId, Id, ReservationId, SeatId};
 use super::reducer::{Aggregate, Command, Decision, Effect};
 use super::reservation::ReservationCommand;
 use super::seating::{SeatNumber, SectionLayout};
@@ -57,12 +57,27 @@ pub struct SeatAssignment {
 /// Why a reservation got no seats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AllocationFailure {
-    InsufficientInventory { section: String, requested: u32, available: u32 },
-    SeatUnavailable { seats: Vec<String> },
+    InsufficientInventory {
+        section: String,
+        requested: u32,
+        available: u32,
+    },
+    SeatUnavailable {
+        seats: Vec<String>,
+    },
     SalesNotOpen,
     EventCancelled,
-    SectionNotFound { section: String },
-    Invalid { reason: String },
+    SectionNotFound {
+        section: String,
+    },
+    Invalid {
+        reason: String,
+    },
+    /// The customer already holds `held` unpaid seats of this event; `limit` is the most.
+    HoldLimit {
+        limit: u32,
+        held: u32,
+    },
 }
 
 impl AllocationFailure {
@@ -79,6 +94,7 @@ impl AllocationFailure {
             Self::EventCancelled => DomainError::EventCancelled,
             Self::SectionNotFound { section } => DomainError::SectionNotFound { section: section.clone() },
             Self::Invalid { reason } => DomainError::validation("specific_seats", reason.clone()),
+            Self::HoldLimit { limit, held } => DomainError::HoldLimitReached { limit: *limit, held: *held },
         }
     }
 }
@@ -99,9 +115,13 @@ pub enum InventoryCommand {
     },
     /// The organiser cancelled the event: stop selling, and tell every reservation with seats.
     CancelEvent,
-    /// Hold `quantity` seats (lowest positions first), or exactly `seats` when given.
+    /// Hold `quantity` seats (lowest positions first), or exactly `seats` when given, for
+    /// `customer_id`, who may hold at most `max_held` unpaid seats of this event at once (so one
+    /// account cannot hold a whole sale).
     Reserve {
         reservation_id: ReservationId,
+        customer_id: CustomerId,
+        max_held: u8,
         section: SectionName,
         quantity: Quantity,
         seats: Option<Vec<SeatNumber>>,
@@ -133,10 +153,12 @@ pub enum InventoryEvent {
         seq: u32,
     },
     EventCancelled,
+    /// v2 added `customer_id` (v1 holds count against nobody's limit).
     SeatsReserved {
         reservation_id: ReservationId,
         section: SectionName,
         positions: Vec<u32>,
+        customer_id: Option<CustomerId>,
     },
     SeatsSold {
         reservation_id: ReservationId,
@@ -167,6 +189,7 @@ pub struct Hold {
     pub section: Option<SectionName>,
     pub positions: Vec<u32>,
     pub status: HoldStatus,
+    pub customer: Option<CustomerId>,
 }
 
 /// One section's seats and counters.
@@ -240,6 +263,8 @@ pub struct Inventory {
     sales_seq: u32,
     sections: BTreeMap<SectionName, SectionInventory>,
     holds: BTreeMap<ReservationId, Hold>,
+    /// Unpaid seats each customer holds right now (kept by `apply`, so no scan of `holds`).
+    held_by_customer: BTreeMap<CustomerId, u32>,
 }
 
 impl Inventory {
@@ -254,6 +279,11 @@ impl Inventory {
     }
     pub fn hold(&self, reservation_id: ReservationId) -> Option<&Hold> {
         self.holds.get(&reservation_id)
+    }
+
+    /// Unpaid seats `customer` holds in this event.
+    pub fn held_by(&self, customer: CustomerId) -> u32 {
+        self.held_by_customer.get(&customer).copied().unwrap_or(0)
     }
 
     /// The seats of a hold as the reservation sees them.
@@ -346,9 +376,12 @@ impl Inventory {
         Effect::Send(Command::Reservation(reservation_id, command))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn reserve(
         &self,
         reservation_id: ReservationId,
+        customer_id: CustomerId,
+        max_held: u8,
         section_name: &SectionName,
         quantity: Quantity,
         wanted: Option<&[SeatNumber]>,
@@ -375,6 +408,10 @@ impl Inventory {
         let Some(section) = self.sections.get(section_name) else {
             return refuse(AllocationFailure::SectionNotFound { section: section_name.to_string() });
         };
+        let held = self.held_by(customer_id);
+        if held + quantity.as_u32() > u32::from(max_held) {
+            return refuse(AllocationFailure::HoldLimit { limit: u32::from(max_held), held });
+        }
         let positions = match wanted {
             None => {
                 if section.available() < quantity.as_u32() {
@@ -392,8 +429,13 @@ impl Inventory {
             },
         };
         let seats = self.assignments(section_name, &positions);
-        Decision::event(InventoryEvent::SeatsReserved { reservation_id, section: section_name.clone(), positions })
-            .with(Self::reply(reservation_id, ReservationCommand::SeatsAllocated { seats }))
+        Decision::event(InventoryEvent::SeatsReserved {
+            reservation_id,
+            section: section_name.clone(),
+            positions,
+            customer_id: Some(customer_id),
+        })
+        .with(Self::reply(reservation_id, ReservationCommand::SeatsAllocated { seats }))
     }
 
     fn pick_specific(
@@ -482,8 +524,8 @@ impl Aggregate for Inventory {
                 }
                 decision
             }
-            C::Reserve { reservation_id, section, quantity, seats } => {
-                self.reserve(*reservation_id, section, *quantity, seats.as_deref())
+            C::Reserve { reservation_id, customer_id, max_held, section, quantity, seats } => {
+                self.reserve(*reservation_id, *customer_id, *max_held, section, *quantity, seats.as_deref())
             }
             C::Confirm { reservation_id } => match hold(reservation_id) {
                 Some(HoldStatus::Held) => Decision::event(E::SeatsSold { reservation_id: *reservation_id }),
@@ -527,15 +569,24 @@ impl Aggregate for Inventory {
                 self.sales_seq = *seq;
             }
             E::EventCancelled => self.sales = SalesState::Cancelled,
-            E::SeatsReserved { reservation_id, section, positions } => {
+            E::SeatsReserved { reservation_id, section, positions, customer_id } => {
                 if let Some(inventory) = self.sections.get_mut(section) {
                     for &p in positions {
                         inventory.set(p, SeatState::Reserved(*reservation_id));
                     }
                 }
+                if let Some(customer) = customer_id {
+                    *self.held_by_customer.entry(*customer).or_default() +=
+                        u32::try_from(positions.len()).unwrap_or(u32::MAX);
+                }
                 self.holds.insert(
                     *reservation_id,
-                    Hold { section: Some(section.clone()), positions: positions.clone(), status: HoldStatus::Held },
+                    Hold {
+                        section: Some(section.clone()),
+                        positions: positions.clone(),
+                        status: HoldStatus::Held,
+                        customer: *customer_id,
+                    },
                 );
             }
             E::SeatsSold { reservation_id } => {
@@ -550,7 +601,7 @@ impl Aggregate for Inventory {
             E::ReservationVoided { reservation_id } => {
                 self.holds.insert(
                     *reservation_id,
-                    Hold { section: None, positions: Vec::new(), status: HoldStatus::Released },
+                    Hold { section: None, positions: Vec::new(), status: HoldStatus::Released, customer: None },
                 );
             }
         }
@@ -560,6 +611,17 @@ impl Aggregate for Inventory {
 impl Inventory {
     fn move_hold(&mut self, reservation_id: ReservationId, status: HoldStatus, seat: SeatState) {
         let Some(hold) = self.holds.get_mut(&reservation_id) else { return };
+        // Leaving `Held` (sold, released, returned) frees the customer's allowance.
+        if hold.status == HoldStatus::Held
+            && status != HoldStatus::Held
+            && let Some(customer) = hold.customer
+            && let Some(held) = self.held_by_customer.get_mut(&customer)
+        {
+            *held = held.saturating_sub(u32::try_from(hold.positions.len()).unwrap_or(u32::MAX));
+            if *held == 0 {
+                self.held_by_customer.remove(&customer);
+            }
+        }
         hold.status = status;
         if let Some(section) = hold.section.as_ref().and_then(|s| self.sections.get_mut(s)) {
             for &p in &hold.positions {

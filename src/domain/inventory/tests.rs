@@ -10,9 +10,26 @@ fn with(mut history: Vec<InventoryEvent>, more: &[InventoryEvent]) -> Vec<Invent
     history
 }
 
+/// The buyer of reservation `n` (each reservation its own buyer unless a test says otherwise).
+fn buyer(n: u128) -> CustomerId {
+    CustomerId::from_uuid(uuid::Uuid::from_u128(0xB000 + n))
+}
+
 fn reserve(n: u128, section: SectionName, quantity: i64, seats: Option<&[&str]>) -> InventoryCommand {
+    reserve_for(buyer(n), n, section, quantity, seats)
+}
+
+fn reserve_for(
+    customer: CustomerId,
+    n: u128,
+    section: SectionName,
+    quantity: i64,
+    seats: Option<&[&str]>,
+) -> InventoryCommand {
     InventoryCommand::Reserve {
         reservation_id: reservation(n),
+        customer_id: customer,
+        max_held: 8,
         section,
         quantity: Quantity::new(quantity).unwrap(),
         seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
@@ -20,7 +37,16 @@ fn reserve(n: u128, section: SectionName, quantity: i64, seats: Option<&[&str]>)
 }
 
 fn reserved(n: u128, section: SectionName, positions: &[u32]) -> InventoryEvent {
-    InventoryEvent::SeatsReserved { reservation_id: reservation(n), section, positions: positions.to_vec() }
+    reserved_for(buyer(n), n, section, positions)
+}
+
+fn reserved_for(customer: CustomerId, n: u128, section: SectionName, positions: &[u32]) -> InventoryEvent {
+    InventoryEvent::SeatsReserved {
+        reservation_id: reservation(n),
+        section,
+        positions: positions.to_vec(),
+        customer_id: Some(customer),
+    }
 }
 
 fn allocated(n: u128, section: &SectionName, positions: &[u32]) -> Effect {
@@ -322,4 +348,64 @@ fn allocation_failures_map_to_api_errors() {
     for (failure, code) in cases {
         assert_eq!(failure.to_error().code(), code);
     }
+}
+
+// ---- one customer cannot hold a whole sale ----
+
+#[test]
+fn a_customer_holds_at_most_max_held_seats_of_an_event_at_once() {
+    let history = with(open(), &[reserved_for(alice(), 1, floor(), &[0, 1, 2, 3, 4])]);
+    // 5 held + 3 = 8: allowed.
+    given::<Inventory>(&history).when(&reserve_for(alice(), 2, floor(), 3, None), now()).then_events(&[reserved_for(
+        alice(),
+        2,
+        floor(),
+        &[5, 6, 7],
+    )]);
+    // 5 held + 4 = 9: refused, with what they hold and the limit.
+    given::<Inventory>(&history)
+        .when(&reserve_for(alice(), 2, floor(), 4, None), now())
+        .then_events(&[])
+        .then_effects(&[refused(2, AllocationFailure::HoldLimit { limit: 8, held: 5 })]);
+    // Someone else is not affected.
+    given::<Inventory>(&history).when(&reserve_for(bob(), 2, floor(), 4, None), now()).then_events(&[reserved_for(
+        bob(),
+        2,
+        floor(),
+        &[5, 6, 7, 8],
+    )]);
+}
+
+#[test]
+fn paid_released_and_returned_seats_no_longer_count_against_the_limit() {
+    let full = with(
+        open(),
+        &[reserved_for(alice(), 1, floor(), &[0, 1, 2, 3]), reserved_for(alice(), 2, floor(), &[4, 5, 6, 7])],
+    );
+    assert_eq!(checked(&full).held_by(alice()), 8);
+    given::<Inventory>(&full)
+        .when(&reserve_for(alice(), 3, floor(), 1, None), now())
+        .then_effects(&[refused(3, AllocationFailure::HoldLimit { limit: 8, held: 8 })]);
+    for freed in [
+        InventoryEvent::SeatsSold { reservation_id: reservation(1) },
+        InventoryEvent::SeatsReleased { reservation_id: reservation(1) },
+    ] {
+        let history = with(full.clone(), &[freed]);
+        assert_eq!(checked(&history).held_by(alice()), 4);
+        let then = given::<Inventory>(&history).when(&reserve_for(alice(), 3, floor(), 2, None), now());
+        assert!(
+            matches!(then.decision().events.as_slice(), [InventoryEvent::SeatsReserved { .. }]),
+            "{:?}",
+            then.decision()
+        );
+    }
+    // A sold hold that is returned (refunded) was not counted any more: nothing goes negative.
+    let returned = with(
+        full,
+        &[
+            InventoryEvent::SeatsSold { reservation_id: reservation(1) },
+            InventoryEvent::SoldSeatsReturned { reservation_id: reservation(1) },
+        ],
+    );
+    assert_eq!(checked(&returned).held_by(alice()), 4);
 }

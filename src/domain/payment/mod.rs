@@ -50,9 +50,13 @@ impl fmt::Display for CardLast4 {
 pub enum RefundAmount {
     /// Exactly this much, or refuse (an admin's explicit amount).
     Exactly(Money),
-    /// This much, or whatever is left if less (the saga's policy refunds: an earlier goodwill
-    /// refund must not make a later cancellation fail).
+    /// This much, or whatever is left if less (a late payment given back in full).
     UpTo(Money),
+    /// Whatever brings the payment's refunded total up to this much (nothing if it is there
+    /// already). The saga's policy refunds: decided here, where the real refunded total is
+    /// known, so an admin's refund the reservation has not heard of yet is counted, not paid
+    /// again on top.
+    TopUpTo(Money),
     /// Everything still refundable.
     Remaining,
 }
@@ -216,6 +220,10 @@ impl Aggregate for Payment {
                     }))
             }
             PaymentCommand::Refund { refund_id, .. } if p.refunds.contains(refund_id) => Decision::nothing(),
+            // A policy refund on a payment refunded in full already: nothing is owed.
+            PaymentCommand::Refund { amount: RefundAmount::TopUpTo(_), .. } if p.status == S::Refunded => {
+                Decision::nothing()
+            }
             PaymentCommand::Refund { refund_id, amount, reason } => {
                 match p.status {
                     S::Captured | S::PartiallyRefunded => {}
@@ -224,7 +232,8 @@ impl Aggregate for Payment {
                     }
                 }
                 let refundable = p.refundable();
-                let amount = match *amount {
+                let amount_asked = *amount;
+                let amount = match amount_asked {
                     RefundAmount::Exactly(amount) if amount > refundable => {
                         return Err(DomainError::RefundExceedsCaptured {
                             requested: amount.cents(),
@@ -233,9 +242,14 @@ impl Aggregate for Payment {
                     }
                     RefundAmount::Exactly(amount) => amount,
                     RefundAmount::UpTo(amount) => amount.min(refundable),
+                    RefundAmount::TopUpTo(total) => total.saturating_sub(p.refunded).min(refundable),
                     RefundAmount::Remaining => refundable,
                 };
                 if amount.is_zero() {
+                    if matches!(amount_asked, RefundAmount::TopUpTo(_)) {
+                        // Already refunded at least that much: nothing more is owed.
+                        return Ok(Decision::nothing());
+                    }
                     return Err(DomainError::validation("amount_cents", "must be positive"));
                 }
                 let reason = reason.trim();

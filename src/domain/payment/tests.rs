@@ -183,6 +183,24 @@ fn only_the_last_four_digits_are_kept() {
 }
 
 #[test]
+fn a_top_up_refund_pays_only_what_brings_the_total_to_its_amount() {
+    let top_up = |cents| PaymentCommand::Refund {
+        refund_id: refund_id("policy"),
+        amount: RefundAmount::TopUpTo(Money::from_cents(cents)),
+        reason: "goodwill".into(),
+    };
+    // Nothing refunded yet: all of it.
+    given::<Payment>(&[started(), captured()]).when(&top_up(8_000), now()).then_events(&[refunded("policy", 8_000)]);
+    // An admin's 30.00 already went back: 50.00 more, not 80.00.
+    given::<Payment>(&[started(), captured(), refunded("a", 3_000)])
+        .when(&top_up(8_000), now())
+        .then_events(&[refunded("policy", 5_000)]);
+    // More than the policy already went back, or everything: nothing more, and no refusal.
+    given::<Payment>(&[started(), captured(), refunded("a", 6_000)]).when(&top_up(4_000), now()).then_nothing();
+    given::<Payment>(&[started(), captured(), refunded("a", 10_000)]).when(&top_up(8_000), now()).then_nothing();
+}
+
+#[test]
 fn an_up_to_refund_is_capped_at_what_is_left() {
     let up_to = PaymentCommand::Refund {
         refund_id: refund_id("b"),

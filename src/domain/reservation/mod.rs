@@ -64,6 +64,8 @@ pub enum ReservationCommand {
         seats: Option<Vec<SeatNumber>>,
         event: EventFacts,
         hold_seconds: u32,
+        /// Unpaid seats one customer may hold in one event (`MAX_HELD_SEATS_PER_CUSTOMER`).
+        max_held_per_customer: u8,
     },
     /// The inventory's answer: these seats are held for us.
     SeatsAllocated {
@@ -182,7 +184,8 @@ pub enum ReservationEvent {
         by: CancelledBy,
         at: Timestamp,
     },
-    /// A paid reservation was given back; `amount` is what the policy refunds.
+    /// A paid reservation was given back; `amount` is what the policy says the buyer gets back
+    /// in all (earlier refunds count towards it; the payment pays only the difference).
     Refunded {
         refund_id: RefundId,
         amount: Money,
@@ -298,7 +301,7 @@ impl Reservation {
         quantity: Quantity,
         seats: Option<&Vec<SeatNumber>>,
         event: &EventFacts,
-        hold_seconds: u32,
+        (hold_seconds, max_held): (u32, u8),
         now: Timestamp,
     ) -> Result<Decision<ReservationEvent>, DomainError> {
         match event.status {
@@ -346,7 +349,14 @@ impl Reservation {
         })
         .with(Effect::Send(Command::Inventory(
             event_id,
-            InventoryCommand::Reserve { reservation_id, section: section.clone(), quantity, seats: seats.cloned() },
+            InventoryCommand::Reserve {
+                reservation_id,
+                customer_id,
+                max_held,
+                section: section.clone(),
+                quantity,
+                seats: seats.cloned(),
+            },
         )))
         .with(Effect::Schedule {
             at: expires_at,
@@ -365,10 +375,10 @@ impl To<'_> {
     fn release(&self) -> Effect {
         self.inventory(InventoryCommand::Release { reservation_id: self.0.reservation_id })
     }
-    fn refund(payment_id: PaymentId, refund_id: RefundId, amount: Money, reason: &str) -> Effect {
+    fn refund(payment_id: PaymentId, refund_id: RefundId, amount: RefundAmount, reason: &str) -> Effect {
         Effect::Send(Command::Payment(
             payment_id,
-            PaymentCommand::Refund { refund_id, amount: RefundAmount::UpTo(amount), reason: reason.to_owned() },
+            PaymentCommand::Refund { refund_id, amount, reason: reason.to_owned() },
         ))
     }
 }
@@ -394,6 +404,7 @@ impl Aggregate for Reservation {
                     seats,
                     event,
                     hold_seconds,
+                    max_held_per_customer,
                 } => Self::initiate(
                     *reservation_id,
                     *event_id,
@@ -402,7 +413,7 @@ impl Aggregate for Reservation {
                     *quantity,
                     seats.as_ref(),
                     event,
-                    *hold_seconds,
+                    (*hold_seconds, *max_held_per_customer),
                     now,
                 ),
                 _ => Err(DomainError::ReservationNotFound),
@@ -480,7 +491,7 @@ impl Aggregate for Reservation {
                     .with(To::refund(
                         *payment_id,
                         refund_id,
-                        *amount,
+                        RefundAmount::UpTo(*amount),
                         "payment arrived after the reservation ended",
                     ))
                 }
@@ -651,8 +662,10 @@ impl Aggregate for Reservation {
     }
 }
 
-/// A paid reservation is given back: refund the policy's `amount` less whatever was already
-/// refunded (an earlier goodwill refund counts towards it), and put its seats back on sale.
+/// A paid reservation is given back: the buyer gets the policy's `amount` back in all, and its
+/// seats go back on sale. What was refunded already (an admin's goodwill refund, perhaps one
+/// this reservation has not heard of yet) counts towards it: the payment, which knows the real
+/// total, tops it up to `amount` and no further.
 fn refund(
     r: &ReservationDetails,
     refund_id: RefundId,
@@ -662,7 +675,6 @@ fn refund(
     now: Timestamp,
 ) -> Decision<ReservationEvent> {
     let to = To(r);
-    let amount = amount.saturating_sub(r.refunded);
     let mut decision = Decision::event(ReservationEvent::Refunded { refund_id, amount, share, by, at: now })
         .with(to.inventory(InventoryCommand::ReturnSold { reservation_id: r.reservation_id }));
     if let (Some(payment_id), false) = (r.payment_id, amount.is_zero()) {
@@ -670,7 +682,7 @@ fn refund(
             CancelledBy::Customer => "cancelled by the customer",
             CancelledBy::Organiser => "event cancelled by the organiser",
         };
-        decision = decision.with(To::refund(payment_id, refund_id, amount, reason));
+        decision = decision.with(To::refund(payment_id, refund_id, RefundAmount::TopUpTo(amount), reason));
     }
     decision
 }

@@ -30,6 +30,7 @@ fn initiate_with(
         seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
         event,
         hold_seconds: 300,
+        max_held_per_customer: 8,
     }
 }
 
@@ -142,6 +143,8 @@ fn initiate_asks_for_seats_and_schedules_the_expiry() {
             event_id(),
             InventoryCommand::Reserve {
                 reservation_id: rid(),
+                customer_id: alice(),
+                max_held: 8,
                 section: floor(),
                 quantity: Quantity::new(2).unwrap(),
                 seats: None,
@@ -507,7 +510,7 @@ fn customer_refund(amount: u64, share: RefundShare, at: Timestamp) -> (Reservati
             pid(),
             PaymentCommand::Refund {
                 refund_id,
-                amount: RefundAmount::UpTo(Money::from_cents(amount)),
+                amount: RefundAmount::TopUpTo(Money::from_cents(amount)),
                 reason: "cancelled by the customer".into(),
             },
         )),
@@ -583,7 +586,7 @@ fn an_organiser_cancellation_releases_holds_and_refunds_paid_reservations_in_ful
             pid(),
             PaymentCommand::Refund {
                 refund_id,
-                amount: RefundAmount::UpTo(Money::from_cents(8_000)),
+                amount: RefundAmount::TopUpTo(Money::from_cents(8_000)),
                 reason: "event cancelled by the organiser".into(),
             },
         )),
@@ -683,13 +686,17 @@ fn every_status_changing_event_moves_exactly_as_the_table_says() {
 }
 
 #[test]
-fn an_earlier_goodwill_refund_counts_towards_the_policy_refund() {
+fn the_policy_refund_is_a_total_the_payment_tops_up_to() {
+    // Whether or not this reservation has heard of an earlier goodwill refund, it asks for the
+    // policy's total (80.00); the payment, which knows what was refunded, pays the difference.
     let mut h = history(ReservationStatus::Completed, days(60));
+    let (event, effects) = customer_refund(8_000, RefundShare::Full, now());
+    given::<Reservation>(&h).when(&ReservationCommand::Cancel, now()).then_events(&[event]).then_effects(&effects);
     h.push(ReservationEvent::RefundRecorded {
         refund_id: Id::derive(pid(), "goodwill"),
         payment_id: pid(),
         amount: Money::from_cents(3_000),
     });
-    let (event, effects) = customer_refund(5_000, RefundShare::Full, now());
+    let (event, effects) = customer_refund(8_000, RefundShare::Full, now());
     given::<Reservation>(&h).when(&ReservationCommand::Cancel, now()).then_events(&[event]).then_effects(&effects);
 }

@@ -101,6 +101,10 @@ pub fn runtime_with_clock(pool: PgPool, config: RuntimeConfig, clock: Arc<dyn Cl
 /// outbox, serving in the background.
 pub struct TestApp {
     pub address: String,
+    /// The operators' listener: `/metrics`, detailed readiness.
+    pub operations: String,
+    /// What it was built with (a peer instance is built with the same).
+    pub config: ticketing::config::Config,
     pub client: reqwest::Client,
     pub runtime: Runtime,
     pub outbox: std::path::PathBuf,
@@ -118,13 +122,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config)) -> TestApp {
-    let (events, projections, analytics, auth) =
-        (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await, TestDb::auth().await);
+    let databases = (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await, TestDb::auth().await);
+    spawn_app_on(databases, adjust).await
+}
+
+/// The application on databases made beforehand (another process may be using them already).
+pub async fn spawn_app_on(
+    (events, projections, analytics, auth): (TestDb, TestDb, TestDb, TestDb),
+    adjust: impl FnOnce(&mut ticketing::config::Config),
+) -> TestApp {
     let redis_prefix = format!("ticketing_test_{}:", Uuid::new_v4().simple());
     let smtp = smtp::SmtpSink::start().await;
     let outbox = std::env::temp_dir().join(format!("ticketing-mail-{}", Uuid::new_v4().simple()));
     let mut config = ticketing::config::Config {
         http_addr: "127.0.0.1:0".into(),
+        metrics_addr: "127.0.0.1:0".into(),
         cors_origins: vec!["http://localhost:5173".into()],
         database_url_events: events.url.clone(),
         database_url_projections: projections.url.clone(),
@@ -136,24 +148,26 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ticketing::config::Config))
         admin_emails: vec![ADMIN_EMAIL.into()],
         mail_outbox_dir: outbox.to_string_lossy().into_owned(),
         auth_rate_limit: 1_000,
-        kafka_brokers: None,
-        reservation_ttl_seconds: 300,
-        database_max_connections: 10,
+        magic_links_per_address: 1_000,
+        // Small pools: tests run side by side on one PostgreSQL (100 connections in all).
+        database_max_connections: 5,
         smtp_url: Some(smtp.url.clone()),
         mail_from: "Ticketing tests <no-reply@example.com>".into(),
-        webauthn_rp_id: "localhost".into(),
-        oidc_providers: Vec::new(),
         ws_max_connections: 100,
-        request_timeout_seconds: 30,
-        ws_ping_seconds: 20,
+        // No web app in these tests: the API alone (the browser tests serve the built one).
+        static_dir: std::env::temp_dir().join("ticketing-no-web-app").to_string_lossy().into_owned(),
+        ..ticketing::config::Config::default()
     };
     adjust(&mut config);
-    let app = ticketing::app::Application::build(config).await.expect("application");
+    let app = ticketing::app::Application::build(config.clone()).await.expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let operations = format!("http://127.0.0.1:{}", app.operations_port());
     let runtime = app.state().runtime.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        operations,
+        config,
         client: reqwest::Client::new(),
         runtime,
         outbox,
@@ -180,7 +194,27 @@ impl Drop for TestApp {
     }
 }
 
+/// A second instance on the same databases, Redis and mail sink: another server behind the
+/// same load balancer. It runs until the test ends.
+pub struct Peer {
+    pub address: String,
+}
+
 impl TestApp {
+    /// Starts another instance like this one (`adjust` may change its settings).
+    pub async fn peer(&self, adjust: impl FnOnce(&mut ticketing::config::Config)) -> Peer {
+        let mut config = ticketing::config::Config {
+            http_addr: "127.0.0.1:0".into(),
+            metrics_addr: "127.0.0.1:0".into(),
+            ..self.config.clone()
+        };
+        adjust(&mut config);
+        let app = ticketing::app::Application::build(config).await.expect("peer application");
+        let peer = Peer { address: format!("http://127.0.0.1:{}", app.port()) };
+        tokio::spawn(app.run_until_stopped());
+        peer
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
     }
@@ -257,6 +291,7 @@ pub fn request(
         section: ticketing::domain::values::SectionName::parse(section).unwrap(),
         quantity: ticketing::domain::values::Quantity::new(quantity).unwrap(),
         seats: seats.map(|s| s.iter().map(|l| l.parse().unwrap()).collect()),
+        reservation_id: None,
     }
 }
 

@@ -1,0 +1,105 @@
+//! Read-your-writes: what a request changed is visible to the same caller's next read.
+//!
+//! Read models lag the write side by milliseconds (more under load), so without care a buyer
+//! who just paid lists their tickets and finds none. A write records, for its caller, the
+//! streams it changed (a set per user in Redis, shared by every instance, kept a minute). A read
+//! served from a read model first looks at that set: for the streams the model follows it takes
+//! their current versions from the event log and waits, briefly and boundedly, until the model's
+//! per-stream record has passed them. A caller with no recent writes pays one Redis lookup.
+//!
+//! Only the caller's own streams are recorded (their reservations and payments, an admin's
+//! events), never a shared one like an event's inventory, which everybody's purchases move:
+//! waiting for that would be waiting for everyone.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Result};
+
+/// How long a write is remembered for its caller's reads.
+const REMEMBER_SECONDS: i64 = 60;
+/// The longest a read waits for a read model; then it answers with what it has.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// A read model a read is served from, and the kind of stream it follows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadModel {
+    pub projector: &'static str,
+    pub stream_kind: &'static str,
+}
+
+pub const RESERVATIONS: ReadModel = ReadModel { projector: "reservations", stream_kind: "reservation" };
+pub const CATALOGUE: ReadModel = ReadModel { projector: "catalogue", stream_kind: "event" };
+pub const PAYMENTS: ReadModel = ReadModel { projector: "payments", stream_kind: "payment" };
+
+fn key(state: &AppState, user: Uuid) -> String {
+    format!("{}wrote:{user}", state.auth.prefix())
+}
+
+/// Remembers that `user` just changed `streams`. A failure here loses only the wait, never the
+/// write (which has happened): it is logged, not returned.
+pub async fn wrote(state: &AppState, user: Uuid, streams: &[String]) {
+    if streams.is_empty() {
+        return;
+    }
+    let key = key(state, user);
+    let mut redis = state.auth.redis();
+    let result: redis::RedisResult<()> = redis::pipe()
+        .sadd(&key, streams)
+        .ignore()
+        .expire(&key, REMEMBER_SECONDS)
+        .ignore()
+        .query_async(&mut redis)
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, "could not remember a write for read-your-writes");
+    }
+}
+
+/// Waits until `model` shows everything `user` wrote to the streams it follows, for at most
+/// [`MAX_WAIT`].
+///
+/// # Errors
+/// Redis or either database is down (the read could not be served anyway).
+pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result<()> {
+    let mut redis = state.auth.redis();
+    let written: Vec<String> = redis.smembers(key(state, user)).await.map_err(|e| ApiError::unavailable("redis", e))?;
+    let prefix = format!("{}-", model.stream_kind);
+    let streams: Vec<String> = written.into_iter().filter(|s| s.starts_with(&prefix)).collect();
+    if streams.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<(String, i64)> =
+        sqlx::query_as("SELECT stream_id, max(version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id")
+            .bind(&streams)
+            .fetch_all(&state.events_db)
+            .await
+            .map_err(|e| ApiError::unavailable("events_db", e))?;
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let seen: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT stream_id, version FROM projector_streams WHERE projector = $1 AND stream_id = ANY($2)",
+        )
+        .bind(model.projector)
+        .bind(&streams)
+        .fetch_all(&state.projections)
+        .await?;
+        let behind = targets.iter().any(|(stream, version)| {
+            seen.iter().find(|(s, _)| s == stream).is_none_or(|(_, seen_version)| seen_version < version)
+        });
+        if !behind {
+            metrics::histogram!("read_your_writes_wait_seconds").record(started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        if started.elapsed() >= MAX_WAIT {
+            metrics::counter!("read_your_writes_timeouts_total", "projector" => model.projector).increment(1);
+            return Ok(());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
