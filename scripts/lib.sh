@@ -145,3 +145,45 @@ ensure_test_oidc_provider() {
     npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
   fi
 }
+
+# Debian's Chromium for the browser tests (a test tool's own browser download cannot reach the
+# internet here). CHROMIUM_PATH wins when set.
+ensure_chromium() {
+  export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ -x "$CHROMIUM_PATH" ]; then return 0; fi
+  if command -v apt-get >/dev/null 2>&1; then
+    log "installing Chromium from the OS packages"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -x "$CHROMIUM_PATH" ]; then
+    log "Chromium is missing and cannot be installed here: set CHROMIUM_PATH"
+    exit 1
+  fi
+}
+
+# The web app's packages, from its lock file (again when the lock file changed).
+ensure_web_deps() {
+  ensure_node
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    log "installing the web app's packages (npm ci)"
+    # Playwright drives Debian's Chromium; its own browser download cannot work here.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+}
+
+# Builds the web app into static/ when anything under web/ (but its dependencies and test
+# output) is newer than the last build.
+build_web_if_stale() {
+  local stale=yes
+  if [ -f static/index.html ]; then
+    stale=$(find web -path web/node_modules -prune -o -path web/test-results -prune -o -path web/.svelte-kit -prune \
+      -o -type f -newer static/index.html -print -quit)
+  fi
+  if [ -n "$stale" ]; then
+    ensure_web_deps
+    log "building the web app into static/"
+    npm run --prefix web build --silent >/dev/null
+    touch static/index.html
+  fi
+}

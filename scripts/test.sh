@@ -11,6 +11,8 @@ ensure_postgres
 ensure_redis
 ensure_tansu
 ensure_test_oidc_provider
+ensure_chromium
+ensure_web_deps
 
 log "format check"
 cargo fmt --all -- --check
@@ -21,5 +23,22 @@ cargo test --lib --bins --tests --no-fail-fast
 
 log "clippy (warnings are errors)"
 cargo clippy --all-targets -- -D warnings
+
+# The web app: its API types against the server's current document (app and API cannot
+# drift), types, lint, unit tests, a fresh build, its weight, and the browser stories against
+# the real server (built by `cargo test` above).
+export TICKETING_BIN="$CARGO_TARGET_DIR/debug/ticketing"
+log "web: API types match the server's OpenAPI document"
+npm run --prefix web check:api --silent
+log "web: types (svelte-check) and lint"
+npm run --prefix web check --silent
+npm run --prefix web lint --silent
+log "web: unit tests"
+npm run --prefix web test:unit --silent
+log "web: build"
+npm run --prefix web build --silent >/dev/null
+npm run --prefix web size --silent
+log "web: browser stories (Playwright, Debian's Chromium)"
+npm run --prefix web test:e2e --silent
 
 log "all checks passed"

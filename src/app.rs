@@ -18,6 +18,7 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::http::{self, AppState, Shared};
 use crate::live::{AvailabilityFeed, Limits};
+use crate::notifier::Notifications;
 use crate::projections;
 use crate::runtime::gateway::SimulatedGateway;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -81,7 +82,7 @@ impl Application {
             .set_number_of_retries(1)
             .set_max_delay(500);
         let redis = redis::aio::ConnectionManager::new_with_config(redis, redis_settings).await?;
-        let auth = Auth::new(auth_db, redis, config.redis_prefix.clone(), &config.admin_emails);
+        let auth = Auth::new(auth_db, redis, config.redis_prefix.clone(), &config.admin_emails, &config.staff_emails);
         let passkeys =
             Passkeys::new(&config.webauthn_rp_id, &config.public_url, auth.clone()).map_err(StartupError::Setting)?;
         let oidc =
@@ -109,18 +110,15 @@ impl Application {
 
         crate::http::metrics::handle();
         let (shutdown, stopped) = watch::channel(false);
-        let mut background = Vec::new();
-        // The worker is also crash recovery: its first round carries out whatever a previous
-        // process recorded and did not finish, and fires overdue timers.
-        {
-            let (runtime, stopped) = (runtime.clone(), stopped.clone());
-            background.push(tokio::spawn(async move { runtime.run_worker(stopped).await }));
-        }
-        background.extend(bus.spawn_publisher(&stopped));
-        for projector in projections::all() {
-            background.push(bus.spawn_consumer(projections_db.clone(), projector, &stopped));
-        }
-        background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), &stopped));
+        let tickets = ticket_signer(&config, &auth).await?;
+        let sender = crate::notifier::Sender {
+            projections: projections_db.clone(),
+            users: auth.users_db().clone(),
+            mailer: mailer.clone(),
+            tickets: tickets.clone(),
+            public_url: config.public_url.clone(),
+        };
+        let mut background = spawn_background(&runtime, &bus, &projections_db, &analytics_db, sender, &stopped);
         let limits = Limits {
             total: config.ws_max_connections,
             per_user: config.ws_max_per_user,
@@ -145,6 +143,7 @@ impl Application {
             oidc,
             live,
             web,
+            tickets,
             readiness: crate::http::health::ReadinessCache::default(),
             config: Arc::new(config),
         });
@@ -192,6 +191,61 @@ impl Application {
         }
         result
     }
+}
+
+/// What runs beside the API until shutdown: the effects worker (every instance), and the jobs
+/// that run once across instances (the relay, the projectors, the ETL, the mail sender).
+fn spawn_background(
+    runtime: &Runtime,
+    bus: &EventBus,
+    projections_db: &sqlx::PgPool,
+    analytics_db: &sqlx::PgPool,
+    sender: crate::notifier::Sender,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let mut background = Vec::new();
+    // The worker is also crash recovery: its first round carries out whatever a previous
+    // process recorded and did not finish, and fires overdue timers.
+    {
+        let (runtime, stopped) = (runtime.clone(), stopped.clone());
+        background.push(tokio::spawn(async move { runtime.run_worker(stopped).await }));
+    }
+    background.extend(bus.spawn_publisher(stopped));
+    for projector in projections::all() {
+        background.push(bus.spawn_consumer(projections_db.clone(), projector, stopped));
+    }
+    background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), stopped));
+    // Mail buyers expect: written to an outbox by a projector, sent by one sender.
+    background.push(bus.spawn_consumer(projections_db.clone(), Arc::new(Notifications), stopped));
+    background.push(tokio::spawn(crate::leadership::run_exclusively(
+        projections_db.clone(),
+        "mail-sender",
+        crate::leadership::RETRY,
+        stopped.clone(),
+        move |stop| sender.clone().run(stop),
+    )));
+    background
+}
+
+/// The ticket-code signer: `TICKET_SIGNING_KEY`, or the key kept in the auth database.
+async fn ticket_signer(config: &Config, auth: &Auth) -> Result<crate::ticket_codes::TicketSigner, StartupError> {
+    use crate::ticket_codes::{TicketSigner, key_bytes};
+    let setting = |name: &str, e: String| StartupError::Setting(format!("{name}: {e}"));
+    let secret = if let Some(key) = &config.ticket_signing_key {
+        key_bytes(key).map_err(|e| setting("TICKET_SIGNING_KEY", e))?
+    } else {
+        let kept = auth
+            .server_secret("ticket-signing-key")
+            .await
+            .map_err(|e| StartupError::Setting(format!("ticket signing key: {e}")))?;
+        <[u8; 32]>::try_from(&kept[..32]).map_err(|e| setting("ticket signing key", e.to_string()))?
+    };
+    let previous = config
+        .ticket_previous_keys
+        .iter()
+        .map(|k| key_bytes(k).map_err(|e| setting("TICKET_PREVIOUS_KEYS", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    TicketSigner::new(&secret, &previous).map_err(StartupError::Setting)
 }
 
 async fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {

@@ -27,6 +27,14 @@ pub struct Config {
     pub public_url: String,
     /// `ADMIN_EMAILS`: comma-separated addresses that sign in as admins.
     pub admin_emails: Vec<String>,
+    /// `STAFF_EMAILS`: comma-separated addresses that sign in as door staff (check-in only).
+    pub staff_emails: Vec<String>,
+    /// `TICKET_SIGNING_KEY` (unset: one is made once and kept in the auth database): the Ed25519
+    /// key ticket codes are signed with, 32 bytes in base64url.
+    pub ticket_signing_key: Option<String>,
+    /// `TICKET_PREVIOUS_KEYS`: comma-separated public keys (base64url) of rotated-out signing keys
+    /// whose codes still verify.
+    pub ticket_previous_keys: Vec<String>,
     /// `MAIL_OUTBOX_DIR` (`mail-outbox`): where mail goes when no SMTP server is configured.
     pub mail_outbox_dir: String,
     /// `AUTH_RATE_LIMIT` (100): requests per client IP per 15 minutes on `/api/auth/*`.
@@ -86,6 +94,9 @@ impl Default for Config {
             redis_prefix: "ticketing:".into(),
             public_url: "http://localhost:8080".into(),
             admin_emails: Vec::new(),
+            staff_emails: Vec::new(),
+            ticket_signing_key: None,
+            ticket_previous_keys: Vec::new(),
             mail_outbox_dir: "mail-outbox".into(),
             auth_rate_limit: 100,
             magic_links_per_address: 5,
@@ -217,6 +228,9 @@ impl Config {
             redis_prefix: or("REDIS_PREFIX", &defaults.redis_prefix),
             public_url: or("PUBLIC_URL", &defaults.public_url),
             admin_emails: list("ADMIN_EMAILS").into_iter().map(|e| e.to_lowercase()).collect(),
+            staff_emails: list("STAFF_EMAILS").into_iter().map(|e| e.to_lowercase()).collect(),
+            ticket_signing_key: var("TICKET_SIGNING_KEY"),
+            ticket_previous_keys: list("TICKET_PREVIOUS_KEYS"),
             mail_outbox_dir: or("MAIL_OUTBOX_DIR", &defaults.mail_outbox_dir),
             auth_rate_limit: parsed("AUTH_RATE_LIMIT", defaults.auth_rate_limit)?,
             magic_links_per_address: parsed("MAGIC_LINKS_PER_ADDRESS", defaults.magic_links_per_address)?,

@@ -76,7 +76,7 @@ pub async fn bootstrap_admin(config: &Config, email: &str) -> Result<String, Box
     let email = parse_email(email)?;
     let users = database::pool(&config.database_url_auth, 2)?;
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(config.redis_url.as_str())?).await?;
-    let auth = Auth::new(users, redis, config.redis_prefix.clone(), &config.admin_emails);
+    let auth = Auth::new(users, redis, config.redis_prefix.clone(), &config.admin_emails, &config.staff_emails);
     auth.user_for_email(&email, true).await?;
     let token = auth.issue_magic_link(&email).await?;
     Ok(format!("{}/auth/verify#token={token}", config.public_url.trim_end_matches('/')))

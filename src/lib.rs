@@ -14,6 +14,8 @@ pub mod domain;
 pub mod http;
 pub mod leadership;
 pub mod live;
+pub mod notifier;
 pub mod projections;
 pub mod runtime;
 pub mod store;
+pub mod ticket_codes;

@@ -4,8 +4,9 @@ use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DailySales {
+    #[schema(value_type = String, format = Date)]
     pub date: chrono::NaiveDate,
     pub day_name: String,
     pub tickets_sold: i64,
@@ -31,7 +32,7 @@ pub async fn sales_time_series(pool: &PgPool, event: Option<Uuid>, days: i32) ->
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TopEvent {
     pub event_id: Uuid,
     pub event_name: String,
@@ -57,7 +58,7 @@ pub async fn top_sellers(pool: &PgPool, limit: i64) -> Result<Vec<TopEvent>, sql
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Segment {
     pub segment: String,
     pub customers: i64,
@@ -81,7 +82,7 @@ pub async fn customer_segments(pool: &PgPool) -> Result<Vec<Segment>, sqlx::Erro
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SectionPopularity {
     pub event_id: Uuid,
     pub section: String,

@@ -6,15 +6,33 @@ use std::path::PathBuf;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use lettre::message::{Body, SinglePart};
+use lettre::message::{Attachment, Body, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// A message to send.
+/// A message to send: plain text, and optionally HTML with inline images.
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
+    /// The plain-text part (every mail has one).
     pub body: String,
+    pub html: Option<String>,
+    /// Images the HTML shows as `cid:{content_id}`.
+    pub images: Vec<InlineImage>,
+}
+
+/// A PNG shown inside an HTML mail.
+#[derive(Debug, Clone)]
+pub struct InlineImage {
+    pub content_id: String,
+    pub png: Vec<u8>,
+}
+
+impl Mail {
+    /// A plain-text message.
+    pub fn text(to: impl Into<String>, subject: impl Into<String>, body: impl Into<String>) -> Self {
+        Self { to: to.into(), subject: subject.into(), body: body.into(), html: None, images: Vec::new() }
+    }
 }
 
 #[derive(Clone)]
@@ -85,14 +103,22 @@ impl Mailer {
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         match &self.delivery {
             Delivery::Smtp(transport) => {
-                let message = Message::builder()
-                    .from(self.from.clone())
-                    .to(mail.to.parse()?)
-                    .subject(&mail.subject)
-                    // lettre picks 7bit or quoted-printable by content (long link lines get soft breaks).
-                    .singlepart(
-                        SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::new(mail.body.clone())),
-                    )?;
+                let builder = Message::builder().from(self.from.clone()).to(mail.to.parse()?).subject(&mail.subject);
+                // lettre picks 7bit or quoted-printable by content (long link lines get soft breaks).
+                let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::new(mail.body.clone()));
+                let message = match &mail.html {
+                    None => builder.singlepart(text)?,
+                    Some(html) => {
+                        let mut related = MultiPart::related().singlepart(SinglePart::html(html.clone()));
+                        for image in &mail.images {
+                            let png = ContentType::parse("image/png").map_err(|e| MailError::Config(e.to_string()))?;
+                            related = related.singlepart(
+                                Attachment::new_inline(image.content_id.clone()).body(image.png.clone(), png),
+                            );
+                        }
+                        builder.multipart(MultiPart::alternative().singlepart(text).multipart(related))?
+                    }
+                };
                 transport.send(message).await?;
                 tracing::info!(subject = %mail.subject, "mail sent over SMTP");
             }
@@ -110,6 +136,9 @@ impl Mailer {
                 );
                 let text = format!("To: {}\nSubject: {}\n\n{}\n", mail.to, mail.subject, mail.body);
                 tokio::fs::write(dir.join(&name), text).await?;
+                if let Some(html) = &mail.html {
+                    tokio::fs::write(dir.join(format!("{name}.html")), html).await?;
+                }
                 tracing::info!(subject = %mail.subject, file = %name, "mail written to the outbox");
             }
         }

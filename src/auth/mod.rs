@@ -32,6 +32,8 @@ pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
+    /// Door staff: may check tickets in, nothing else an admin may.
+    Staff,
     Customer,
 }
 
@@ -47,6 +49,11 @@ pub struct User {
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// May let people in at the door.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Staff)
     }
 }
 
@@ -134,7 +141,11 @@ pub fn hashed(token: &str) -> String {
 }
 
 fn role_of(text: &str) -> Role {
-    if text == "admin" { Role::Admin } else { Role::Customer }
+    match text {
+        "admin" => Role::Admin,
+        "staff" => Role::Staff,
+        _ => Role::Customer,
+    }
 }
 
 type UserRow = (Uuid, String, String, Timestamp);
@@ -150,6 +161,7 @@ pub struct Auth {
     redis: ConnectionManager,
     prefix: String,
     admin_emails: Vec<String>,
+    staff_emails: Vec<String>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -159,9 +171,15 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(users: PgPool, redis: ConnectionManager, prefix: String, admin_emails: &[String]) -> Self {
-        let admin_emails = admin_emails.iter().filter_map(|e| parse_email(e).ok()).collect();
-        Self { users, redis, prefix, admin_emails }
+    pub fn new(
+        users: PgPool,
+        redis: ConnectionManager,
+        prefix: String,
+        admin_emails: &[String],
+        staff_emails: &[String],
+    ) -> Self {
+        let parsed = |emails: &[String]| emails.iter().filter_map(|e| parse_email(e).ok()).collect();
+        Self { users, redis, prefix, admin_emails: parsed(admin_emails), staff_emails: parsed(staff_emails) }
     }
 
     pub fn users_db(&self) -> &PgPool {
@@ -182,21 +200,28 @@ impl Auth {
         format!("{}{kind}:{}", self.prefix, hashed(token))
     }
 
-    /// The user with this address, created as a customer (or an admin, if listed in
-    /// `ADMIN_EMAILS`) on first sign-in.
+    /// The user with this address, created as a customer (or an admin or door staff, if listed
+    /// in `ADMIN_EMAILS` or `STAFF_EMAILS`) on first sign-in; a listed address is promoted.
     ///
     /// # Errors
     /// The auth database.
     pub async fn user_for_email(&self, email: &str, make_admin: bool) -> Result<User, AuthError> {
-        let admin = make_admin || self.admin_emails.iter().any(|a| a == email);
+        let role = if make_admin || self.admin_emails.iter().any(|a| a == email) {
+            Some("admin")
+        } else if self.staff_emails.iter().any(|a| a == email) {
+            Some("staff")
+        } else {
+            None
+        };
         let row: UserRow = sqlx::query_as(
-            "INSERT INTO users (user_id, email, role) VALUES ($1, $2, CASE WHEN $3 THEN 'admin' ELSE 'customer' END)
-             ON CONFLICT (email) DO UPDATE SET role = CASE WHEN $3 THEN 'admin' ELSE users.role END
+            "INSERT INTO users (user_id, email, role) VALUES ($1, $2, COALESCE($3, 'customer'))
+             ON CONFLICT (email) DO UPDATE SET role = CASE
+                 WHEN users.role = 'admin' THEN 'admin' ELSE COALESCE($3, users.role) END
              RETURNING user_id, email, role, created_at",
         )
         .bind(Uuid::new_v4())
         .bind(email)
-        .bind(admin)
+        .bind(role)
         .fetch_one(&self.users)
         .await?;
         Ok(user_of(row))

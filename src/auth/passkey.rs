@@ -142,10 +142,15 @@ impl Passkeys {
     pub async fn begin_registration(&self, user: &User) -> Result<CreationChallengeResponse, PasskeyError> {
         let existing = self.passkeys_of(user.id).await?;
         let exclude = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
-        let (options, state) = self
+        let (mut options, state) = self
             .webauthn
             .start_passkey_registration(user.id, &user.email, &user.email, Some(exclude))
             .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
+        // Ask for a discoverable credential (a passkey proper), so the user can sign in without
+        // typing an address and browsers can offer it in autofill.
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Preferred);
+        }
         self.put_state(&self.key("register", &user.id.to_string()), &state).await?;
         Ok(options)
     }

@@ -61,6 +61,13 @@ pub enum DomainError {
 
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+
+    /// A ticket that cannot be let in: `refunded` or `transferred` (to someone else).
+    #[error("this ticket cannot be let in: {0}")]
+    NotAdmissible(&'static str),
+
+    #[error("this ticket was already let in at {at}")]
+    AlreadyCheckedIn { at: crate::domain::values::Timestamp },
 }
 
 impl DomainError {
@@ -88,6 +95,8 @@ impl DomainError {
             Self::TransferWindowClosed => "TRANSFER_WINDOW_CLOSED",
             Self::CancellationWindowClosed(_) => "CANCELLATION_WINDOW_CLOSED",
             Self::AlreadyExists(_) => "CONFLICT",
+            Self::NotAdmissible(_) => "NOT_ADMISSIBLE",
+            Self::AlreadyCheckedIn { .. } => "ALREADY_CHECKED_IN",
         }
     }
 }

@@ -1,17 +1,17 @@
 //! Customer history and lifetime value (owner or admin), per-event sales (admin), and the
 //! dashboards over the analytics star schema (admin). All read models: they may lag a moment.
 
-use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
 use super::consistency;
-use super::error::{ApiError, Json, Path, Query, Result};
+use super::error::{ApiError, ErrorBody, Json, Path, Query, Result};
 use super::paging::PageQuery;
 use super::session::{AdminUser, SignedIn};
 use crate::analytics::queries;
@@ -31,8 +31,83 @@ pub fn router() -> Router<AppState> {
 
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(history, lifetime_value, event_analytics, time_series, top_sellers, segments, popularity))]
+#[openapi(
+    paths(history, lifetime_value, event_analytics, time_series, top_sellers, segments, popularity),
+    components(schemas(
+        PurchaseHistory,
+        read_model::Purchase,
+        read_model::LifetimeValue,
+        EventSales,
+        SalesLine,
+        TimeSeries,
+        queries::DailySales,
+        TopSellers,
+        queries::TopEvent,
+        Segments,
+        queries::Segment,
+        Popularity,
+        queries::SectionPopularity
+    ))
+)]
 pub(super) struct Doc;
+
+/// A customer's purchases, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PurchaseHistory {
+    pub purchases: Vec<read_model::Purchase>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+/// Tickets, revenue and refunds of one slice of an event's sales.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct SalesLine {
+    pub tickets_sold: i64,
+    pub revenue_cents: i64,
+    pub refunds_cents: i64,
+}
+
+/// An event's sales (read model): totals, by section and by price tier.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventSales {
+    pub event_id: Uuid,
+    pub tickets_sold: i64,
+    /// Net of refunds.
+    pub revenue_cents: i64,
+    pub gross_revenue_cents: i64,
+    pub refunds_cents: i64,
+    pub average_price_cents: i64,
+    pub by_section: BTreeMap<String, SalesLine>,
+    /// By `early_bird`, `regular`, `last_minute`.
+    pub by_tier: BTreeMap<String, SalesLine>,
+    /// Tickets let in at the door, of the valid ones.
+    pub tickets_admitted: i64,
+    pub tickets_valid: i64,
+    /// What cancelling the event would refund in full: paid orders, and their money.
+    pub paid_orders: i64,
+    pub refundable_cents: i64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimeSeries {
+    pub days: Vec<queries::DailySales>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TopSellers {
+    pub events: Vec<queries::TopEvent>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Segments {
+    pub segments: Vec<queries::Segment>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Popularity {
+    pub sections: Vec<queries::SectionPopularity>,
+}
 
 fn analytics_down(error: sqlx::Error) -> ApiError {
     ApiError::unavailable("analytics_db", error)
@@ -47,69 +122,69 @@ fn may_see(signed_in: &SignedIn, customer: Uuid) -> Result<()> {
     }
 }
 
-#[utoipa::path(get, path = "/api/customers/{id}/history", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path), PageQuery), responses((status = 200, body = schema::PurchaseHistory), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/customers/{id}/history", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path), PageQuery), responses((status = 200, body = PurchaseHistory), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<Uuid>,
     Query(q): Query<PageQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<PurchaseHistory>> {
     may_see(&signed_in, id)?;
     let page = q.page()?;
     consistency::caught_up(&state, signed_in.user.id, consistency::RESERVATIONS).await?;
     let (purchases, total) = read_model::history(&state.projections, id, page).await?;
-    Ok(Json(json!({ "purchases": purchases, "page": page.page, "per_page": page.per_page, "total": total })))
+    Ok(Json(PurchaseHistory { purchases, page: page.page, per_page: page.per_page, total }))
 }
 
-#[utoipa::path(get, path = "/api/customers/{id}/lifetime-value", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path, description = "Customer (user) id")), responses((status = 200, body = schema::LifetimeValue), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/customers/{id}/lifetime-value", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path, description = "Customer (user) id")), responses((status = 200, body = read_model::LifetimeValue), (status = 404, description = "NOT_FOUND: not you (admins see everyone)", body = ErrorBody)))]
 async fn lifetime_value(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>> {
+) -> Result<Json<read_model::LifetimeValue>> {
     may_see(&signed_in, id)?;
     consistency::caught_up(&state, signed_in.user.id, consistency::RESERVATIONS).await?;
-    Ok(Json(match read_model::lifetime_value(&state.projections, id).await? {
-        Some(value) => json!(value),
-        None => {
-            json!({ "customer_id": id, "purchases": 0, "tickets": 0, "spent_cents": 0, "refunded_cents": 0, "net_cents": 0,
-                        "favourite_section": null, "first_purchase_at": null, "last_purchase_at": null })
-        }
-    }))
+    let value = read_model::lifetime_value(&state.projections, id).await?;
+    Ok(Json(value.unwrap_or_else(|| read_model::LifetimeValue::none_yet(id))))
 }
 
-#[utoipa::path(get, path = "/api/events/{id}/analytics", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path)), responses((status = 200, body = schema::EventSales), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/events/{id}/analytics", tag = "analytics", security(("session" = [])), params(("id" = Uuid, Path)), responses((status = 200, body = EventSales), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody)))]
 async fn event_analytics(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventSales>> {
     if crate::projections::catalogue::get(&state.projections, id).await?.is_none() {
         return Err(DomainError::EventNotFound.into());
     }
     let sales = sales::for_event(&state.projections, id).await?;
-    let mut by_section = serde_json::Map::new();
-    let mut by_tier = serde_json::Map::new();
+    let (tickets_admitted, tickets_valid) = read_model::admissions(&state.projections, id).await?;
+    let (paid_orders, refundable_cents) = read_model::refundable(&state.projections, id).await?;
+    let mut by_section: BTreeMap<String, SalesLine> = BTreeMap::new();
+    let mut by_tier: BTreeMap<String, SalesLine> = BTreeMap::new();
     for line in &sales.lines {
-        for (map, key) in [(&mut by_section, &line.section), (&mut by_tier, &line.pricing_tier)] {
-            let entry = map
-                .entry(key.clone())
-                .or_insert_with(|| json!({ "tickets_sold": 0, "revenue_cents": 0, "refunds_cents": 0 }));
-            entry["tickets_sold"] = json!(entry["tickets_sold"].as_i64().unwrap_or(0) + i64::from(line.tickets_sold));
-            entry["revenue_cents"] = json!(entry["revenue_cents"].as_i64().unwrap_or(0) + line.revenue_cents);
-            entry["refunds_cents"] = json!(entry["refunds_cents"].as_i64().unwrap_or(0) + line.refunds_cents);
+        for entry in
+            [by_section.entry(line.section.clone()).or_default(), by_tier.entry(line.pricing_tier.clone()).or_default()]
+        {
+            entry.tickets_sold += i64::from(line.tickets_sold);
+            entry.revenue_cents += line.revenue_cents;
+            entry.refunds_cents += line.refunds_cents;
         }
     }
-    Ok(Json(json!({
-        "event_id": id,
-        "tickets_sold": sales.tickets_sold,
-        "revenue_cents": sales.net_revenue_cents,
-        "gross_revenue_cents": sales.gross_revenue_cents,
-        "refunds_cents": sales.refunds_cents,
-        "average_price_cents": sales.average_price_cents,
-        "by_section": by_section,
-        "by_tier": by_tier,
-    })))
+    Ok(Json(EventSales {
+        event_id: id,
+        tickets_sold: sales.tickets_sold,
+        revenue_cents: sales.net_revenue_cents,
+        gross_revenue_cents: sales.gross_revenue_cents,
+        refunds_cents: sales.refunds_cents,
+        average_price_cents: sales.average_price_cents,
+        by_section,
+        by_tier,
+        tickets_admitted,
+        tickets_valid,
+        paid_orders,
+        refundable_cents,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -120,18 +195,18 @@ struct SeriesQuery {
     days: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/api/analytics/sales/time-series", tag = "analytics", security(("session" = [])), params(SeriesQuery), responses((status = 200, description = "`{days: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/analytics/sales/time-series", tag = "analytics", security(("session" = [])), params(SeriesQuery), responses((status = 200, description = "Tickets and net revenue per day, oldest first", body = TimeSeries), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody)))]
 async fn time_series(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(q): Query<SeriesQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TimeSeries>> {
     let days = q.days.unwrap_or(30);
     if !(1..=3_650).contains(&days) {
         return Err(DomainError::validation("days", "must be between 1 and 3650").into());
     }
     let series = queries::sales_time_series(&state.analytics, q.event_id, days).await.map_err(analytics_down)?;
-    Ok(Json(json!({ "days": series })))
+    Ok(Json(TimeSeries { days: series }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -141,22 +216,22 @@ struct LimitQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/analytics/events/top-sellers", tag = "analytics", security(("session" = [])), params(LimitQuery), responses((status = 200, description = "`{events: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/analytics/events/top-sellers", tag = "analytics", security(("session" = [])), params(LimitQuery), responses((status = 200, description = "Events by net revenue, best first", body = TopSellers), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody)))]
 async fn top_sellers(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(q): Query<LimitQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TopSellers>> {
     let limit = q.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(DomainError::validation("limit", "must be between 1 and 100").into());
     }
-    Ok(Json(json!({ "events": queries::top_sellers(&state.analytics, limit).await.map_err(analytics_down)? })))
+    Ok(Json(TopSellers { events: queries::top_sellers(&state.analytics, limit).await.map_err(analytics_down)? }))
 }
 
-#[utoipa::path(get, path = "/api/analytics/customers/segments", tag = "analytics", security(("session" = [])), responses((status = 200, description = "`{segments: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
-async fn segments(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
-    Ok(Json(json!({ "segments": queries::customer_segments(&state.analytics).await.map_err(analytics_down)? })))
+#[utoipa::path(get, path = "/api/analytics/customers/segments", tag = "analytics", security(("session" = [])), responses((status = 200, description = "Customers by segment", body = Segments), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody)))]
+async fn segments(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Segments>> {
+    Ok(Json(Segments { segments: queries::customer_segments(&state.analytics).await.map_err(analytics_down)? }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -166,13 +241,12 @@ struct EventFilter {
     event_id: Option<Uuid>,
 }
 
-#[utoipa::path(get, path = "/api/analytics/sections/popularity", tag = "analytics", security(("session" = [])), params(EventFilter), responses((status = 200, description = "`{sections: [...]}`", body = schema::Dashboard), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/analytics/sections/popularity", tag = "analytics", security(("session" = [])), params(EventFilter), responses((status = 200, description = "Sections by tickets sold", body = Popularity), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody)))]
 async fn popularity(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(q): Query<EventFilter>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({ "sections": queries::section_popularity(&state.analytics, q.event_id).await.map_err(analytics_down)? }),
-    ))
+) -> Result<Json<Popularity>> {
+    let sections = queries::section_popularity(&state.analytics, q.event_id).await.map_err(analytics_down)?;
+    Ok(Json(Popularity { sections }))
 }

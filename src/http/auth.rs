@@ -2,8 +2,6 @@
 //! OpenID providers. Passkeys and OAuth live in their own modules but share this router, so the
 //! rate limit covers them. Who is calling is `session`'s business.
 
-use super::openapi::schema;
-
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
@@ -12,11 +10,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::error::{ApiError, Json, Result};
+use super::error::{ApiError, ErrorBody, Json, Message, Result};
 use super::session::{AuthResponse, SignedIn, cleared_session_cookie, signed_in};
 use crate::auth::mail::Mail;
 use crate::auth::{AuthError, MAGIC_LINK_TTL, parse_email};
@@ -48,7 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(send_magic_link, verify_magic_link, session, logout, logout_all, providers),
-    components(schemas(AuthResponse, Provider, crate::auth::User, crate::auth::Role))
+    components(schemas(AuthResponse, Provider, LinkSent, Message, crate::auth::User, crate::auth::Role))
 )]
 pub(super) struct Doc;
 
@@ -77,11 +74,11 @@ struct VerifyLink {
 /// Mails a sign-in link. The answer is the same whether or not the address has an account
 /// (the first sign-in creates one), so it reveals nothing about who is a customer.
 #[utoipa::path(post, path = "/api/auth/magic-link/send", tag = "auth", request_body = SendLink,
-    responses((status = 202, description = "Sent if the address can sign in; the same answer either way", body = schema::LinkSent)))]
+    responses((status = 202, description = "Sent if the address can sign in; the same answer either way", body = LinkSent)))]
 async fn send_magic_link(
     State(state): State<AppState>,
     Json(body): Json<SendLink>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<LinkSent>)> {
     let email = parse_email(&body.email)?;
     let per_address = format!("magic-link:{}", crate::auth::hashed(&email));
     // Per address, whoever asks: nobody can flood someone else's inbox.
@@ -91,22 +88,22 @@ async fn send_magic_link(
     let token = state.auth.issue_magic_link(&email).await?;
     // In the fragment: a browser never sends it to a server, so no log or proxy sees it.
     let link = format!("{}/auth/verify#token={token}", state.config.public_url.trim_end_matches('/'));
-    let mail = Mail {
-        to: email,
-        subject: "Your sign-in link".into(),
-        body: format!("Sign in to Ticketing: {link}\n\nThe link works once, for 15 minutes.\nToken: {token}"),
-    };
+    let mail = Mail::text(
+        email,
+        "Your sign-in link",
+        format!("Sign in to Ticketing: {link}\n\nThe link works once, for 15 minutes.\nToken: {token}"),
+    );
     state.mailer.send(&mail).await.map_err(|e| ApiError::unavailable("mail", e))?;
     let seconds = MAGIC_LINK_TTL.num_seconds();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "message": "If the address can sign in, a link is on its way.", "expires_in_seconds": seconds })),
+        Json(LinkSent { message: "If the address can sign in, a link is on its way.", expires_in_seconds: seconds }),
     ))
 }
 
 #[utoipa::path(post, path = "/api/auth/magic-link/verify", tag = "auth", request_body = VerifyLink,
     responses((status = 200, description = "Signed in: the session cookie is set; `session_token` is in the body only for API clients (requests without `Origin`)", body = AuthResponse),
-        (status = 401, description = "Unknown, used or expired token", body = schema::ErrorBody)))]
+        (status = 401, description = "Unknown, used or expired token", body = ErrorBody)))]
 async fn verify_magic_link(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -130,20 +127,27 @@ async fn session(signed_in: SignedIn) -> Response {
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("session" = [])),
-    responses((status = 200, description = "The session is dead on every instance; the cookie is cleared", body = schema::Message)))]
+    responses((status = 200, description = "The session is dead on every instance; the cookie is cleared", body = Message)))]
 async fn logout(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response> {
     state.auth.end_session(&signed_in.token, signed_in.user.id).await?;
     let cleared = cleared_session_cookie(&state.config);
-    Ok(([(SET_COOKIE, cleared)], Json(json!({ "message": "signed out" }))).into_response())
+    Ok(([(SET_COOKIE, cleared)], Json(Message::new("signed out"))).into_response())
 }
 
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("session" = [])),
-    responses((status = 200, description = "Every session of the user has ended, on every device", body = schema::Message)))]
+    responses((status = 200, description = "Every session of the user has ended, on every device", body = Message)))]
 async fn logout_all(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response> {
     let ended = state.auth.end_all_sessions(signed_in.user.id).await?;
     let cleared = cleared_session_cookie(&state.config);
     let message = format!("signed out of {ended} session{}", if ended == 1 { "" } else { "s" });
-    Ok(([(SET_COOKIE, cleared)], Json(json!({ "message": message }))).into_response())
+    Ok(([(SET_COOKIE, cleared)], Json(Message::new(message))).into_response())
+}
+
+/// The answer to `magic-link/send`: the same whether or not the address has an account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkSent {
+    pub message: &'static str,
+    pub expires_in_seconds: i64,
 }
 
 /// A configured OpenID Connect provider, as the sign-in page offers it.

@@ -105,12 +105,14 @@ fn domain_status(error: &DomainError) -> (StatusCode, &'static str, Option<Value
         D::InsufficientInventory { .. }
         | D::SeatUnavailable { .. }
         | D::HoldLimitReached { .. }
-        | D::AlreadyExists(_) => StatusCode::CONFLICT,
+        | D::AlreadyExists(_)
+        | D::AlreadyCheckedIn { .. } => StatusCode::CONFLICT,
         D::EventCancelled => StatusCode::GONE,
         D::InvalidStateTransition { .. }
         | D::SalesNotOpen
         | D::TransferWindowClosed
-        | D::CancellationWindowClosed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        | D::CancellationWindowClosed(_)
+        | D::NotAdmissible(_) => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let details = match error {
         D::Validation { field, .. } => Some(json!({ "field": field })),
@@ -124,18 +126,37 @@ fn domain_status(error: &DomainError) -> (StatusCode, &'static str, Option<Value
         }
         D::SeatUnavailable { seats } => Some(json!({ "seats": seats })),
         D::HoldLimitReached { limit, held } => Some(json!({ "limit": limit, "held": held })),
+        D::NotAdmissible(reason) => Some(json!({ "reason": reason })),
+        D::AlreadyCheckedIn { at } => Some(json!({ "first_admitted_at": at })),
         D::SectionNotFound { section } => Some(json!({ "section": section })),
         _ => None,
     };
     (status, error.code(), details)
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    code: &'a str,
-    message: String,
+/// Every error, from every layer (API.md's envelope).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// `UPPER_SNAKE` code, e.g. `INSUFFICIENT_INVENTORY`.
+    pub code: String,
+    /// For people; may change without notice.
+    pub message: String,
+    /// Code-specific facts, e.g. `requested`, `available`, `section`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// A plain acknowledgement.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+impl Message {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -147,7 +168,8 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let message = self.to_string();
-        let mut response = (status, axum::Json(Envelope { code, message, details })).into_response();
+        let body = ErrorBody { code: code.to_owned(), message, details };
+        let mut response = (status, axum::Json(body)).into_response();
         if let Self::RateLimited(seconds) = self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
@@ -279,6 +301,8 @@ mod tests {
             ),
             (D::SeatUnavailable { seats: vec!["A-1".into()] }.into(), 409, "SEAT_UNAVAILABLE"),
             (D::HoldLimitReached { limit: 8, held: 7 }.into(), 409, "HOLD_LIMIT_REACHED"),
+            (D::AlreadyCheckedIn { at: chrono::Utc::now() }.into(), 409, "ALREADY_CHECKED_IN"),
+            (D::NotAdmissible("refunded").into(), 422, "NOT_ADMISSIBLE"),
             (D::AlreadyExists("event").into(), 409, "CONFLICT"),
             (RuntimeError::Conflict.into(), 409, "CONFLICT"),
             (ApiError::IdempotencyKeyReused, 422, "IDEMPOTENCY_KEY_REUSED"),

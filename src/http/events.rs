@@ -3,18 +3,17 @@
 //!
 //! Admins create and run events here too; those answers come from the write side.
 
-use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
 use super::consistency;
-use super::error::{ApiError, Json, Path, Query, Result};
+use super::error::{ApiError, ErrorBody, Json, Path, Query, Result};
+use super::paging::{Page, PageQuery};
 use super::session::{AdminUser, Viewer, cause_of};
 use crate::domain::DomainError;
 use crate::domain::event::{EventCommand, EventDetails, NewEvent};
@@ -24,8 +23,8 @@ use crate::domain::policy::PriceTier;
 use crate::domain::seating::{SectionLayout, SectionSpec};
 use crate::domain::values::{Category, EventName, SectionName, Venue};
 use crate::domain::values::{EventDate, Timestamp};
-use crate::projections::availability;
-use crate::projections::catalogue::{self, CatalogueEntry};
+use crate::projections::availability::{self, Counts};
+use crate::projections::catalogue::{self, CatalogueEntry, CatalogueSection};
 use crate::store::stream_id;
 
 pub fn router() -> Router<AppState> {
@@ -44,86 +43,195 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list, one, create, publish, open_sales, close_sales, cancel, event_availability, section),
-    components(schemas(CreateEvent, VenueInput, SectionInput, CancelEvent))
+    components(schemas(
+        CreateEvent,
+        VenueInput,
+        SectionInput,
+        CancelEvent,
+        EventView,
+        VenueView,
+        SectionView,
+        SeatsLeft,
+        EventPage,
+        AvailabilityView,
+        SectionDetail,
+        SeatView,
+        Counts
+    ))
 )]
 pub(super) struct Doc;
 
 pub const STATUSES: [&str; 6] = ["draft", "published", "sales_open", "sales_closed", "cancelled", "completed"];
 
+/// API.md `Event`: prices as of now (the tier moves as the date nears).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Event)]
+pub struct EventView {
+    pub event_id: Uuid,
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub date: Timestamp,
+    /// `concert`, `sports`, `conference`, `theatre`, `festival` or `other`.
+    pub category: String,
+    pub venue: VenueView,
+    /// `draft`, `published`, `sales_open`, `sales_closed`, `cancelled` or `completed`.
+    pub status: String,
+    pub sections: Vec<SectionView>,
+    /// Seats left across all sections (read model: may lag a moment); absent until known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability: Option<SeatsLeft>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Venue)]
+pub struct VenueView {
+    pub name: String,
+    pub city: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A section with its price now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = EventSection)]
+pub struct SectionView {
+    pub name: String,
+    /// `general` or `numbered`.
+    pub seating: String,
+    pub capacity: u32,
+    pub rows: Option<u32>,
+    pub seats_per_row: Option<u32>,
+    pub base_price_cents: u64,
+    /// `early_bird`, `regular` or `last_minute`.
+    pub current_tier: String,
+    pub current_price_cents: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct SeatsLeft {
+    pub available: i32,
+    pub total_capacity: i32,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    pub events: Vec<EventView>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl EventView {
+    /// An event as a catalogue row has it, priced as of `now`.
+    pub fn of(entry: &CatalogueEntry, now: Timestamp) -> Self {
+        let tier = PriceTier::at(EventDate::recorded(entry.starts_at), now);
+        let sections = entry
+            .sections
+            .iter()
+            .map(|s| SectionView {
+                name: s.name.clone(),
+                seating: s.seating.clone(),
+                capacity: s.capacity,
+                rows: s.rows,
+                seats_per_row: s.seats_per_row,
+                base_price_cents: s.base_price_cents,
+                current_tier: tier.as_str().to_owned(),
+                current_price_cents: tier
+                    .unit_price(Money::from_cents(s.base_price_cents))
+                    .map_or(s.base_price_cents, Money::cents),
+            })
+            .collect();
+        let availability = match (entry.seats_available, entry.seats_total) {
+            (Some(available), Some(total_capacity)) => Some(SeatsLeft { available, total_capacity }),
+            _ => None,
+        };
+        Self {
+            event_id: entry.event_id,
+            name: entry.name.clone(),
+            date: entry.starts_at,
+            category: entry.category.clone(),
+            venue: VenueView {
+                name: entry.venue_name.clone(),
+                city: entry.venue_city.clone(),
+                country: entry.venue_country.clone(),
+            },
+            status: entry.status.clone(),
+            sections,
+            availability,
+            created_at: entry.created_at,
+        }
+    }
+
+    /// An event as the write side has it (exact; no seat counts).
+    pub fn of_details(details: &EventDetails, now: Timestamp) -> Self {
+        Self::of(&catalogue_entry(details), now)
+    }
+}
+
+/// `?status=&q=&category=&city=&from=&to=&page=&per_page=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// One of `draft` (admins), `published`, `sales_open`, `sales_closed`, `cancelled`, `completed`.
+    #[param(pattern = "^(draft|published|sales_open|sales_closed|cancelled|completed)$")]
     status: Option<String>,
+    /// Words that must all appear in the name, venue, city or category.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    #[param(pattern = "^(concert|sports|conference|theatre|festival|other)$")]
+    category: Option<String>,
+    #[param(max_length = 100)]
+    city: Option<String>,
+    /// Starting at or after this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<Timestamp>,
+    /// Starting before this time.
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<Timestamp>,
+    #[param(minimum = 1, maximum = 10000)]
     page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct EventPage {
-    events: Vec<Value>,
-    page: i64,
-    per_page: i64,
-    total: i64,
-}
-
-/// An event as API.md shows it, with each section's price as of `now`.
-pub fn event_json(entry: &CatalogueEntry, now: Timestamp) -> Value {
-    let tier = PriceTier::at(EventDate::recorded(entry.starts_at), now);
-    let sections: Vec<Value> = entry
-        .sections
-        .as_array()
-        .map(|sections| {
-            sections
-                .iter()
-                .map(|s| {
-                    let base = s["base_price_cents"].as_u64().unwrap_or(0);
-                    let current = tier.unit_price(Money::from_cents(base)).map_or(base, Money::cents);
-                    let mut section = s.clone();
-                    section["current_tier"] = json!(tier.as_str());
-                    section["current_price_cents"] = json!(current);
-                    section
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "event_id": entry.event_id,
-        "name": entry.name,
-        "date": entry.starts_at,
-        "category": entry.category,
-        "venue": { "name": entry.venue_name, "city": entry.venue_city, "country": entry.venue_country },
-        "status": entry.status,
-        "sections": sections,
-        "created_at": entry.created_at,
-    })
-}
-
 #[utoipa::path(get, path = "/api/events", tag = "events", params(ListQuery),
-    responses((status = 200, description = "Read model; drafts only for admins", body = schema::EventPage)))]
+    responses((status = 200, description = "Read model, soonest first; drafts only for admins", body = EventPage)))]
 async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<EventPage>> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if !(1..=10_000).contains(&page) {
-        return Err(DomainError::validation("page", "must be between 1 and 10000").into());
-    }
-    if !(1..=100).contains(&per_page) {
-        return Err(DomainError::validation("per_page", "must be between 1 and 100").into());
-    }
+    let page: Page = PageQuery { page: query.page, per_page: query.per_page }.page()?;
     if query.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(DomainError::validation("status", format!("must be one of {}", STATUSES.join(", "))).into());
+    }
+    let category = query.category.as_deref().map(str::parse::<Category>).transpose()?;
+    let q = query.q.as_deref().unwrap_or_default();
+    if q.chars().count() > 200 || query.city.as_deref().is_some_and(|c| c.chars().count() > 100) {
+        return Err(DomainError::validation("q", "too long").into());
     }
     if let Some(user) = &viewer.0 {
         consistency::caught_up(&state, user.id, consistency::CATALOGUE).await?;
     }
-    let (entries, total) =
-        catalogue::list(&state.projections, query.status.as_deref(), viewer.is_admin(), page, per_page).await?;
+    let filter = catalogue::Filter {
+        status: query.status.as_deref(),
+        words: q.split_whitespace().map(str::to_owned).collect(),
+        category: category.as_ref().map(|c| c.as_str()),
+        city: query.city.as_deref().map(str::trim).filter(|c| !c.is_empty()),
+        from: query.from,
+        to: query.to,
+        include_drafts: viewer.is_admin(),
+    };
+    let (entries, total) = catalogue::list(&state.projections, &filter, page).await?;
     let now = state.runtime.clock().now();
-    Ok(Json(EventPage { events: entries.iter().map(|e| event_json(e, now)).collect(), page, per_page, total }))
+    Ok(Json(EventPage {
+        events: entries.iter().map(|e| EventView::of(e, now)).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
 }
 
 /// A public event: never-published ones do not exist for the public. The catalogue may not have
@@ -147,21 +255,16 @@ pub(super) async fn public_event(state: &AppState, id: Uuid) -> Result<Catalogue
     }
 }
 
-#[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = Uuid, Path, description = "Event id")), responses((status = 200, body = schema::Event), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
-async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+#[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = Uuid, Path, description = "Event id")), responses((status = 200, body = EventView), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody)))]
+async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>) -> Result<Json<EventView>> {
     let now = state.runtime.clock().now();
     if viewer.is_admin() {
         // Admins see drafts too, exactly as the write side has them.
         let details = state.runtime.event(EventId::from_uuid(id)).await?;
-        return Ok(Json(details_json(&details, now)));
+        return Ok(Json(EventView::of_details(&details, now)));
     }
     let entry = public_event(&state, id).await?;
-    Ok(Json(event_json(&entry, now)))
-}
-
-/// An event as the write side has it, in the same shape as [`event_json`].
-pub fn details_json(details: &EventDetails, now: Timestamp) -> Value {
-    event_json(&catalogue_entry(details), now)
+    Ok(Json(EventView::of(&entry, now)))
 }
 
 /// The catalogue's row for an event as the write side has it.
@@ -176,8 +279,10 @@ fn catalogue_entry(details: &EventDetails) -> CatalogueEntry {
         venue_country: details.venue.country.clone(),
         status: details.status.as_str().to_owned(),
         published: details.status != crate::domain::event::EventStatus::Draft,
-        sections: Value::Array(details.sections.iter().map(crate::projections::catalogue::section_json).collect()),
+        sections: sqlx::types::Json(details.sections.iter().map(CatalogueSection::of).collect()),
         created_at: details.created_at,
+        seats_available: None,
+        seats_total: None,
     }
 }
 
@@ -236,55 +341,60 @@ impl CreateEvent {
 }
 
 #[utoipa::path(post, path = "/api/events", tag = "events", security(("session" = [])), request_body = CreateEvent,
-    responses((status = 201, description = "A draft", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody)))]
+    responses((status = 201, description = "A draft", body = EventView), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Json(body): Json<CreateEvent>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<EventView>)> {
     let new = body.parse()?;
     let event_id = EventId::from_uuid(Uuid::new_v4());
     let details = state.runtime.create_event(&cause_of(&admin), event_id, new).await?;
     consistency::wrote(&state, admin.id, &[stream_id::<crate::domain::event::Event>(event_id.as_uuid())]).await;
-    Ok((StatusCode::CREATED, Json(details_json(&details, state.runtime.clock().now()))))
+    Ok((StatusCode::CREATED, Json(EventView::of_details(&details, state.runtime.clock().now()))))
 }
 
-async fn change(state: &AppState, admin: &crate::auth::User, id: Uuid, command: EventCommand) -> Result<Json<Value>> {
+async fn change(
+    state: &AppState,
+    admin: &crate::auth::User,
+    id: Uuid,
+    command: EventCommand,
+) -> Result<Json<EventView>> {
     let details = state.runtime.change_event(&cause_of(admin), EventId::from_uuid(id), command).await?;
     consistency::wrote(state, admin.id, &[stream_id::<crate::domain::event::Event>(id)]).await;
-    Ok(Json(details_json(&details, state.runtime.clock().now())))
+    Ok(Json(EventView::of_details(&details, state.runtime.clock().now())))
 }
 
 #[utoipa::path(post, path = "/api/events/{id}/publish", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
-    responses((status = 200, description = "draft → published", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
-        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
+    responses((status = 200, description = "draft → published", body = EventView), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = ErrorBody)))]
 async fn publish(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventView>> {
     change(&state, &admin, id, EventCommand::Publish).await
 }
 
 #[utoipa::path(post, path = "/api/events/{id}/sales/open", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
-    responses((status = 200, description = "published or sales_closed → sales_open", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
-        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
+    responses((status = 200, description = "published or sales_closed → sales_open", body = EventView), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = ErrorBody)))]
 async fn open_sales(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventView>> {
     change(&state, &admin, id, EventCommand::OpenSales).await
 }
 
 #[utoipa::path(post, path = "/api/events/{id}/sales/close", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")),
-    responses((status = 200, description = "sales_open → sales_closed", body = schema::Event), (status = 403, description = "FORBIDDEN: admins only", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
-        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = schema::ErrorBody)))]
+    responses((status = 200, description = "sales_open → sales_closed", body = EventView), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION (details: from, action)", body = ErrorBody)))]
 async fn close_sales(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventView>> {
     change(&state, &admin, id, EventCommand::CloseSales).await
 }
 
@@ -295,48 +405,85 @@ struct CancelEvent {
 }
 
 #[utoipa::path(post, path = "/api/events/{id}/cancel", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")), request_body = CancelEvent,
-    responses((status = 200, description = "Cancelled; every sold ticket is refunded in full", body = schema::Event), (status = 403, description = "FORBIDDEN", body = schema::ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody),
-        (status = 422, description = "INVALID_STATE_TRANSITION, or within 24 h of the start", body = schema::ErrorBody)))]
+    responses((status = 200, description = "Cancelled; every sold ticket is refunded in full", body = EventView), (status = 403, description = "FORBIDDEN", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION, or within 24 h of the start", body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
     Json(body): Json<CancelEvent>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EventView>> {
     change(&state, &admin, id, EventCommand::Cancel { reason: body.reason }).await
 }
 
+/// Live counts of every section (read model).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Availability)]
+pub struct AvailabilityView {
+    pub event_id: Uuid,
+    /// By section name.
+    pub sections: std::collections::BTreeMap<String, Counts>,
+}
+
 #[utoipa::path(get, path = "/api/events/{id}/availability", tag = "events", params(("id" = Uuid, Path, description = "Event id")),
-    responses((status = 200, description = "Read model (may lag a moment); the write side decides every sale", body = schema::Availability), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody)))]
-async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>> {
+    responses((status = 200, description = "Read model (may lag a moment); the write side decides every sale", body = AvailabilityView), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody)))]
+async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<AvailabilityView>> {
     public_event(&state, id).await?;
     let sections = availability::sections_by_name(&state.projections, id).await?;
-    Ok(Json(json!({ "event_id": id, "sections": sections })))
+    Ok(Json(AvailabilityView { event_id: id, sections }))
+}
+
+/// One numbered seat as buyers see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SeatState)]
+pub struct SeatView {
+    /// Row letters and seat number, e.g. `A-12`.
+    pub seat_number: String,
+    /// `available`, `reserved` or `sold`.
+    pub status: String,
+}
+
+/// A section's counts, and for numbered sections each seat.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SectionDetail {
+    pub event_id: Uuid,
+    pub section: String,
+    /// `general` or `numbered`.
+    pub seating: String,
+    pub total_capacity: i32,
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_updated: Timestamp,
+    /// Numbered sections only, in row then seat order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<Vec<SeatView>>,
 }
 
 #[utoipa::path(get, path = "/api/events/{id}/sections/{section}", tag = "events", params(("id" = Uuid, Path), ("section" = String, Path)),
-    responses((status = 200, body = schema::SectionDetail), (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 404, description = "SECTION_NOT_FOUND", body = schema::ErrorBody)))]
-async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Json<Value>> {
+    responses((status = 200, body = SectionDetail), (status = 404, description = "EVENT_NOT_FOUND or SECTION_NOT_FOUND", body = ErrorBody)))]
+async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Json<SectionDetail>> {
     public_event(&state, id).await?;
-    let counts = availability::for_event(&state.projections, id)
-        .await?
-        .into_iter()
-        .find(|c| c.section == name)
-        .ok_or_else(|| ApiError::Domain(DomainError::SectionNotFound { section: name.clone() }))?;
-    let seats = availability::seats(&state.projections, id, &name).await?;
-    let mut body = json!({
-        "event_id": id,
-        "section": counts.section,
-        "seating": counts.seating,
-        "total_capacity": counts.total_capacity,
-        "available": counts.available,
-        "reserved": counts.reserved,
-        "sold": counts.sold,
-        "last_updated": counts.last_updated,
-    });
-    if counts.seating == "numbered" {
-        body["seats"] =
-            json!(seats.iter().map(|s| json!({ "seat_number": s.label, "status": s.status })).collect::<Vec<_>>());
-    }
-    Ok(Json(body))
+    let counts =
+        availability::for_event(&state.projections, id).await?.into_iter().find(|c| c.section == name).ok_or_else(
+            || ApiError::Domain(DomainError::SectionNotFound { section: name.chars().take(50).collect() }),
+        )?;
+    let seats = if counts.seating == "numbered" {
+        let seats = availability::seats(&state.projections, id, &name).await?;
+        Some(seats.into_iter().map(|s| SeatView { seat_number: s.label, status: s.status }).collect())
+    } else {
+        None
+    };
+    Ok(Json(SectionDetail {
+        event_id: id,
+        section: counts.section,
+        seating: counts.seating,
+        total_capacity: counts.total_capacity,
+        available: counts.available,
+        reserved: counts.reserved,
+        sold: counts.sold,
+        last_updated: counts.last_updated,
+        seats,
+    }))
 }

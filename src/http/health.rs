@@ -4,7 +4,7 @@
 //! (which can describe hosts and users), and is computed at most once a second however often it
 //! is asked. The operators' listener has the same report with the errors, always fresh.
 
-use super::openapi::schema;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
 use sqlx::PgPool;
 
 use super::AppState;
@@ -30,59 +30,84 @@ pub fn detailed_router() -> Router<AppState> {
 
 /// The last public readiness answer and when it was made.
 #[derive(Debug, Clone, Default)]
-pub struct ReadinessCache(Arc<Mutex<Option<(Instant, StatusCode, Value)>>>);
+pub struct ReadinessCache(Arc<Mutex<Option<(Instant, StatusCode, Readiness)>>>);
 
 const READINESS_FRESH_FOR: Duration = Duration::from_secs(1);
+/// A dependency that has not answered within this long is down as far as readiness goes.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(live, ready))]
+#[openapi(paths(live, ready), components(schemas(Health, Readiness, Check)))]
 pub(super) struct Doc;
 
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is alive", body = schema::Health)))]
-async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
 }
 
-fn check(started: Instant, result: Result<(), String>) -> Value {
+/// One dependency's answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = CheckResult)]
+pub struct Check {
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// Operators' listener only: what went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `degraded`.
+    pub status: &'static str,
+    /// `events_db`, `projections_db`, `analytics_db`, `auth_db`, `redis`, `bus`.
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
+async fn live() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+fn check(started: Instant, result: Result<(), String>) -> Check {
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match result {
-        Ok(()) => json!({ "ok": true, "latency_ms": latency_ms }),
-        Err(error) => json!({ "ok": false, "latency_ms": latency_ms, "error": error }),
-    }
+    Check { ok: result.is_ok(), latency_ms, error: result.err() }
 }
 
-async fn database(pool: &PgPool) -> Value {
+async fn timed<E: std::fmt::Display>(probe: impl Future<Output = Result<(), E>>) -> Check {
     let started = Instant::now();
-    let result = tokio::time::timeout(std::time::Duration::from_secs(2), sqlx::query("SELECT 1").execute(pool)).await;
-    check(
-        started,
-        match result {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("timed out".into()),
-        },
-    )
+    let result = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
+    };
+    check(started, result)
 }
 
-async fn bus(bus: &EventBus) -> Value {
-    let started = Instant::now();
+async fn database(pool: &PgPool) -> Check {
+    timed(async { sqlx::query("SELECT 1").execute(pool).await.map(|_| ()) }).await
+}
+
+async fn bus(bus: &EventBus) -> Check {
     match bus {
         // The in-process bus is the event store itself.
         EventBus::InProcess(store) => {
-            let result = store.count_after(crate::store::LogPosition { transaction_id: i64::MAX, position: 0 }).await;
-            check(started, result.map(|_| ()).map_err(|e| e.to_string()))
+            let position = crate::store::LogPosition { transaction_id: i64::MAX, position: 0 };
+            timed(async { store.count_after(position).await.map(|_| ()) }).await
         }
         EventBus::Kafka { settings, .. } => {
             let settings = settings.clone();
+            let started = Instant::now();
             let result = tokio::task::spawn_blocking(move || crate::bus::kafka::probe(&settings)).await;
             check(started, result.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())))
         }
     }
 }
 
-#[utoipa::path(get, path = "/health/ready", tag = "operations", responses((status = 200, description = "Every dependency answers (checked at most once a second)", body = schema::Readiness), (status = 503, description = "Degraded: the failing checks say which (`ok: false`)", body = schema::Readiness)))]
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/health/ready", tag = "operations", responses((status = 200, description = "Every dependency answers (checked at most once a second)", body = Readiness), (status = 503, description = "Degraded: the failing checks say which (`ok: false`)", body = Readiness)))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let cached = state
         .readiness
         .0
@@ -93,47 +118,38 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if let Some((_, status, body)) = cached {
         return (status, Json(body));
     }
-    let (status, Json(mut body)) = probe(&state).await;
-    if let Some(checks) = body["checks"].as_object_mut() {
-        for check in checks.values_mut().filter_map(Value::as_object_mut) {
-            check.remove("error");
-        }
+    let (status, mut body) = probe(&state).await;
+    for check in body.checks.values_mut() {
+        check.error = None;
     }
     *state.readiness.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), status, body.clone()));
     (status, Json(body))
 }
 
-async fn ready_detailed(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    probe(&state).await
+async fn ready_detailed(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let (status, body) = probe(&state).await;
+    (status, Json(body))
 }
 
 /// Asks every dependency once.
-async fn probe(state: &AppState) -> (StatusCode, Json<Value>) {
-    let redis = async {
-        let started = Instant::now();
-        let result = tokio::time::timeout(std::time::Duration::from_secs(2), state.auth.ping()).await;
-        check(
-            started,
-            match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("timed out".into()),
-            },
-        )
-    };
+async fn probe(state: &AppState) -> (StatusCode, Readiness) {
     let (events_db, projections_db, analytics_db, auth_db, redis, bus) = tokio::join!(
         database(&state.events_db),
         database(&state.projections),
         database(&state.analytics),
         database(state.auth.users_db()),
-        redis,
+        timed(state.auth.ping()),
         bus(&state.bus),
     );
-    let checks = json!({
-        "events_db": events_db, "projections_db": projections_db, "analytics_db": analytics_db,
-        "auth_db": auth_db, "redis": redis, "bus": bus,
-    });
-    let healthy = checks.as_object().is_some_and(|c| c.values().all(|v| v["ok"] == json!(true)));
+    let checks = BTreeMap::from([
+        ("events_db", events_db),
+        ("projections_db", projections_db),
+        ("analytics_db", analytics_db),
+        ("auth_db", auth_db),
+        ("redis", redis),
+        ("bus", bus),
+    ]);
+    let healthy = checks.values().all(|c| c.ok);
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "status": if healthy { "ready" } else { "degraded" }, "checks": checks })))
+    (status, Readiness { status: if healthy { "ready" } else { "degraded" }, checks })
 }

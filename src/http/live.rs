@@ -8,7 +8,6 @@
 //! our error format. Clients have nothing to say, so their messages are capped small, and a client
 //! that stops reading is dropped instead of holding its messages in memory.
 
-use super::openapi::schema;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,7 +20,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::error::{ApiError, Path, Result};
+use super::error::{ApiError, ErrorBody, Path, Result};
 use super::session::{authenticate, same_origin};
 use crate::live::{AvailabilityFeed, Full, Slot};
 
@@ -41,9 +40,9 @@ pub(super) struct Doc;
 
 #[utoipa::path(get, path = "/ws/events/{id}/availability", tag = "events", security(("session" = [])), params(("id" = Uuid, Path)),
     responses((status = 101, description = "WebSocket: `{type: availability, event_id, sections, timestamp}` on connect and on change (at most one per 100 ms), `{type: ping}`, `{type: error, message}`"),
-        (status = 401, description = "UNAUTHENTICATED", body = schema::ErrorBody), (status = 403, description = "FORBIDDEN: a cookie-authenticated upgrade from another origin", body = schema::ErrorBody),
-        (status = 404, description = "EVENT_NOT_FOUND", body = schema::ErrorBody), (status = 429, description = "RATE_LIMITED: this user or address has as many sockets open as it may", body = schema::ErrorBody),
-        (status = 503, description = "WS_MAX_CONNECTIONS reached on this instance", body = schema::ErrorBody)))]
+        (status = 401, description = "UNAUTHENTICATED", body = ErrorBody), (status = 403, description = "FORBIDDEN: a cookie-authenticated upgrade from another origin", body = ErrorBody),
+        (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody), (status = 429, description = "RATE_LIMITED: this user or address has as many sockets open as it may", body = ErrorBody),
+        (status = 503, description = "WS_MAX_CONNECTIONS reached on this instance", body = ErrorBody)))]
 async fn availability(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,

@@ -65,6 +65,9 @@ async fn render(State(state): State<AppState>) -> Response {
             metrics::gauge!("projection_lag_events", "projector" => projector.name()).set(lag as f64);
         }
     }
+    if let Ok(lag) = projections::lag(store, &state.projections, "notifications").await {
+        metrics::gauge!("projection_lag_events", "projector" => "notifications").set(lag as f64);
+    }
     if let Ok(lag) = projections::lag(store, &state.analytics, "analytics").await {
         metrics::gauge!("projection_lag_events", "projector" => "analytics").set(lag as f64);
     }

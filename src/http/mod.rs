@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod checkin;
 pub mod client_ip;
 pub mod consistency;
 pub mod error;
@@ -12,9 +13,11 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod live;
+pub mod meta;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+pub mod orders;
 pub mod paging;
 pub mod passkeys;
 pub mod reservations;
@@ -75,6 +78,7 @@ pub struct Shared {
     pub oidc: Oidc,
     pub live: AvailabilityFeed,
     pub web: web::WebApp,
+    pub tickets: crate::ticket_codes::TicketSigner,
     pub readiness: health::ReadinessCache,
     pub config: Arc<Config>,
 }
@@ -150,6 +154,9 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(reservations::router())
         .merge(tickets::router())
+        .merge(checkin::router())
+        .merge(orders::router())
+        .merge(meta::router())
         .merge(analytics::router())
         .merge(live::router())
         .merge(openapi::router())

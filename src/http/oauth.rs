@@ -6,7 +6,6 @@
 //! cookie set, or with `?error=CODE` (a fixed code: nothing the provider wrote is ever echoed on
 //! our origin). An API client asking for JSON gets `AuthResponse` or our error envelope.
 
-use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, CACHE_CONTROL, LOCATION, SET_COOKIE};
@@ -16,7 +15,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::{ApiError, Path, Query, Result};
+use super::error::{ApiError, ErrorBody, Path, Query, Result};
 use super::session::{AuthResponse, cookie, session_cookie, signed_in};
 use crate::auth::oidc::{OidcError, STATE_TTL_SECONDS};
 
@@ -79,7 +78,7 @@ fn binding_cookie(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
 
 /// 302 to the provider's sign-in page.
 #[utoipa::path(get, path = "/api/auth/oauth/{provider}/authorize", tag = "auth", params(("provider" = String, Path, description = "A configured provider, e.g. `google`")),
-    responses((status = 302, description = "To the provider, with state and a PKCE challenge; sets the browser-binding cookie"), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
+    responses((status = 302, description = "To the provider, with state and a PKCE challenge; sets the browser-binding cookie"), (status = 404, description = "No such provider", body = ErrorBody)))]
 async fn authorize(State(state): State<AppState>, Path(provider): Path<String>) -> Result<Response> {
     let started = state.oidc.authorize(&provider.to_ascii_lowercase()).await?;
     redirect(&started.url, Some(binding_cookie(&state, &started.browser_secret, STATE_TTL_SECONDS)))
@@ -97,7 +96,7 @@ struct Callback {
 /// Completes the sign-in.
 #[utoipa::path(get, path = "/api/auth/oauth/{provider}/callback", tag = "auth", params(("provider" = String, Path), ("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
     responses((status = 200, description = "With `Accept: application/json`", body = AuthResponse), (status = 302, description = "To the app: `/auth/callback` signed in (session cookie set), or `/auth/callback?error=cancelled|provider_error|invalid_state|unverified_email|unavailable|sign_in_failed`"),
-        (status = 401, description = "Forged, expired or replayed state; refused code; unverified email", body = schema::ErrorBody), (status = 404, description = "No such provider", body = schema::ErrorBody)))]
+        (status = 401, description = "Forged, expired or replayed state; refused code; unverified email", body = ErrorBody), (status = 404, description = "No such provider", body = ErrorBody)))]
 async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,

@@ -1,6 +1,7 @@
 //! `GET /api/openapi.json`: the contract, generated from the handlers' annotations and the
-//! request/response types, so it cannot drift from the code (a test also checks that every
-//! registered route is described and that real answers match their schemas).
+//! request/response types (each answer is one typed struct that is both what is serialized and
+//! what is described), so it cannot drift from the code. A test also checks that every registered
+//! route is described and that real answers match their schemas.
 //!
 //! Errors every route shares are added here from what the layers really do, instead of being
 //! repeated on 41 handlers: 400 and 503 everywhere, 401 where a session is required, 429 on
@@ -34,267 +35,6 @@ async fn openapi_json() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
 }
 
-/// Types that only describe JSON built elsewhere (`json!` bodies of the handlers); the response
-/// test validates real answers against them.
-pub mod schema {
-    use std::collections::BTreeMap;
-
-    use serde::Serialize;
-    use utoipa::ToSchema;
-    use uuid::Uuid;
-
-    use chrono::{DateTime, Utc};
-
-    /// Every error, from every layer.
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct ErrorBody {
-        /// `UPPER_SNAKE` code, e.g. `INSUFFICIENT_INVENTORY`.
-        pub code: String,
-        pub message: String,
-        /// Code-specific facts, e.g. `requested`, `available`, `section`.
-        pub details: Option<serde_json::Map<String, serde_json::Value>>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Message {
-        pub message: String,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct LinkSent {
-        pub message: String,
-        pub expires_in_seconds: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Venue {
-        pub name: String,
-        pub city: Option<String>,
-        pub country: Option<String>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct EventSection {
-        pub name: String,
-        /// `general` or `numbered`.
-        pub seating: String,
-        pub capacity: u32,
-        pub rows: Option<u32>,
-        pub seats_per_row: Option<u32>,
-        pub base_price_cents: u64,
-        /// `early_bird`, `regular` or `last_minute`.
-        pub current_tier: String,
-        pub current_price_cents: u64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Event {
-        pub event_id: Uuid,
-        pub name: String,
-        pub date: DateTime<Utc>,
-        pub category: String,
-        pub venue: Venue,
-        /// `draft`, `published`, `sales_open`, `sales_closed`, `cancelled`, `completed`.
-        pub status: String,
-        pub sections: Vec<EventSection>,
-        pub created_at: DateTime<Utc>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct EventPage {
-        pub events: Vec<Event>,
-        pub page: i64,
-        pub per_page: i64,
-        pub total: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct SectionCounts {
-        pub total_capacity: i32,
-        pub available: i32,
-        pub reserved: i32,
-        pub sold: i32,
-        pub last_updated: DateTime<Utc>,
-    }
-
-    /// Read model: may lag the write side by a moment.
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Availability {
-        pub event_id: Uuid,
-        pub sections: BTreeMap<String, SectionCounts>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct SeatState {
-        pub seat_number: String,
-        /// `available`, `reserved` or `sold`.
-        pub status: String,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct SectionDetail {
-        pub event_id: Uuid,
-        pub section: String,
-        pub seating: String,
-        pub total_capacity: i32,
-        pub available: i32,
-        pub reserved: i32,
-        pub sold: i32,
-        pub last_updated: DateTime<Utc>,
-        /// Numbered sections only.
-        pub seats: Option<Vec<SeatState>>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct ReservedSeat {
-        pub seat_id: Uuid,
-        pub seat_number: Option<String>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Ticket {
-        pub ticket_id: Uuid,
-        pub seat_number: Option<String>,
-        pub owner_id: Uuid,
-        /// `valid`, `transferred` or `refunded`.
-        pub status: String,
-    }
-
-    /// The write side's view: exact.
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Reservation {
-        pub reservation_id: Uuid,
-        pub event_id: Uuid,
-        pub customer_id: Uuid,
-        pub section: String,
-        pub quantity: u8,
-        pub seats: Vec<ReservedSeat>,
-        pub total_amount_cents: u64,
-        /// `pending`, `seats_held`, `payment_processing`, `completed`, `cancelled`, `expired`, ...
-        pub status: String,
-        pub expires_at: DateTime<Utc>,
-        pub created_at: DateTime<Utc>,
-        pub payment_id: Option<Uuid>,
-        pub tickets: Option<Vec<Ticket>>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct ReservationList {
-        pub reservations: Vec<crate::projections::reservations::ReservationRow>,
-        pub page: i64,
-        pub per_page: i64,
-        pub total: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct HistoryEntry {
-        pub sequence: i64,
-        pub event_type: String,
-        pub occurred_at: DateTime<Utc>,
-        pub data: serde_json::Value,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Payment {
-        pub payment_id: Uuid,
-        pub reservation_id: Uuid,
-        pub amount_cents: u64,
-        pub refunded_cents: u64,
-        pub status: String,
-        pub card_last4: Option<String>,
-        pub created_at: DateTime<Utc>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct TicketList {
-        pub tickets: Vec<crate::projections::reservations::TicketRow>,
-        pub page: i64,
-        pub per_page: i64,
-        pub total: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct TransferredTicket {
-        pub ticket_id: Uuid,
-        pub owner_id: Uuid,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Transfer {
-        pub ticket: TransferredTicket,
-        pub to_email: String,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct PurchaseHistory {
-        pub purchases: Vec<crate::projections::reservations::Purchase>,
-        pub page: i64,
-        pub per_page: i64,
-        pub total: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct LifetimeValue {
-        pub customer_id: Uuid,
-        pub purchases: i32,
-        pub tickets: i32,
-        pub spent_cents: i64,
-        pub refunded_cents: i64,
-        pub net_cents: i64,
-        pub favourite_section: Option<String>,
-        pub first_purchase_at: Option<DateTime<Utc>>,
-        pub last_purchase_at: Option<DateTime<Utc>>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct SalesLine {
-        pub tickets_sold: i64,
-        pub revenue_cents: i64,
-        pub refunds_cents: i64,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct EventSales {
-        pub event_id: Uuid,
-        pub tickets_sold: i64,
-        pub revenue_cents: i64,
-        pub gross_revenue_cents: i64,
-        pub refunds_cents: i64,
-        pub average_price_cents: i64,
-        pub by_section: BTreeMap<String, SalesLine>,
-        pub by_tier: BTreeMap<String, SalesLine>,
-    }
-
-    /// A dashboard: one array of rows under a key named by the route (`days`, `events`,
-    /// `segments`, `sections`).
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Dashboard(BTreeMap<String, Vec<serde_json::Value>>);
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct CheckResult {
-        pub ok: bool,
-        pub latency_ms: u64,
-        pub error: Option<String>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Readiness {
-        /// `ready` or `degraded`.
-        pub status: String,
-        pub checks: BTreeMap<String, CheckResult>,
-    }
-
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct Health {
-        pub status: String,
-    }
-
-    /// WebAuthn options or credentials exactly as the browser API takes or gives them
-    /// (`navigator.credentials.create/get`); see the WebAuthn Level 3 specification.
-    #[derive(Debug, Serialize, ToSchema)]
-    pub struct WebAuthnJson(BTreeMap<String, serde_json::Value>);
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -303,7 +43,7 @@ pub mod schema {
         version = env!("CARGO_PKG_VERSION")
     ),
     paths(openapi_json),
-    components(schemas(schema::ErrorBody)),
+    components(schemas(super::error::ErrorBody, super::error::Message)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Magic link, OpenID Connect, passkeys, sessions"),
@@ -311,6 +51,7 @@ pub mod schema {
         (name = "reservations", description = "Holding seats, paying, cancelling"),
         (name = "payments", description = "Payments and refunds"),
         (name = "tickets", description = "Tickets and transfers"),
+        (name = "checkin", description = "Letting people in at the door"),
         (name = "analytics", description = "Customer history and dashboards"),
         (name = "operations", description = "Health, metrics, this document"),
     )
@@ -363,6 +104,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::events::Doc::openapi(),
         super::reservations::Doc::openapi(),
         super::tickets::Doc::openapi(),
+        super::checkin::Doc::openapi(),
+        super::orders::Doc::openapi(),
+        super::meta::Doc::openapi(),
         super::analytics::Doc::openapi(),
         super::health::Doc::openapi(),
         super::metrics::Doc::openapi(),
@@ -379,6 +123,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .build();
     let cookie = SecurityRequirement::new::<_, _, &str>("cookie", []);
     for (path, item) in &mut doc.paths.paths {
+        // Unique operation ids (the handlers' names repeat across modules: `list`, `one`, ...),
+        // which generated clients need: `get_api_events_id`, `post_api_reservations`, ...
+        let name: String = path.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        let name = name.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
+        for (method, operation) in [("get", &mut item.get), ("post", &mut item.post), ("delete", &mut item.delete)] {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(format!("{method}_{name}"));
+            }
+        }
         let is_post = item.post.is_some();
         for operation in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
             add_error(operation, "400", "INVALID_REQUEST or VALIDATION_FAILED: malformed or invalid input");

@@ -11,6 +11,7 @@ const DEFAULT_PER_PAGE: i64 = 20;
 /// Which page of a list to answer.
 #[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1-based page number (default 1).
     #[param(minimum = 1, maximum = 10000)]

@@ -2,7 +2,6 @@
 //! a stolen session must not be able to plant a lasting way in), sign in with one, and
 //! `/api/auth/passkeys`: see and remove one's own.
 
-use super::openapi::schema;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,10 +14,17 @@ use webauthn_rs::prelude::{
 };
 
 use super::AppState;
-use super::error::{ApiError, Json, Path, Result};
+use super::error::{ApiError, ErrorBody, Json, Path, Result};
 use super::session::{AuthResponse, SignedIn, signed_in};
 use crate::auth::parse_email;
 use crate::auth::passkey::{PasskeyError, PasskeySummary};
+
+/// WebAuthn options or credentials exactly as the browser API takes or gives them
+/// (`navigator.credentials.create/get`); see the WebAuthn Level 3 specification. Only describes
+/// webauthn-rs's own types for the document.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct WebAuthnJson(std::collections::BTreeMap<String, serde_json::Value>);
 
 /// How recent a sign-in must be to add a passkey.
 const RECENT_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
@@ -56,14 +62,14 @@ fn recently_signed_in(state: &AppState, signed_in: &SignedIn) -> Result<()> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(register_begin, register_complete, login_begin, login_complete, list, remove),
-    components(schemas(PasskeyCreated, PasskeySummary))
+    components(schemas(PasskeyCreated, PasskeySummary, WebAuthnJson))
 )]
 pub(super) struct Doc;
 
 /// WebAuthn creation options for `navigator.credentials.create`; valid five minutes.
 #[utoipa::path(post, path = "/api/auth/passkey/register/begin", tag = "auth", security(("session" = [])),
-    responses((status = 200, description = "`CreationChallengeResponse` for `navigator.credentials.create`", body = schema::WebAuthnJson),
-        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`): sign in again first", body = schema::ErrorBody)))]
+    responses((status = 200, description = "`CreationChallengeResponse` for `navigator.credentials.create`", body = WebAuthnJson),
+        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`): sign in again first", body = ErrorBody)))]
 async fn register_begin(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<CreationChallengeResponse>> {
     recently_signed_in(&state, &signed_in)?;
     Ok(Json(state.passkeys.begin_registration(&signed_in.user).await?))
@@ -75,9 +81,9 @@ pub struct PasskeyCreated {
 }
 
 #[utoipa::path(post, path = "/api/auth/passkey/register/complete", tag = "auth", security(("session" = [])),
-    request_body(content = schema::WebAuthnJson, description = "The `PublicKeyCredential` the authenticator created"),
-    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = schema::ErrorBody),
-        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`)", body = schema::ErrorBody)))]
+    request_body(content = WebAuthnJson, description = "The `PublicKeyCredential` the authenticator created"),
+    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`)", body = ErrorBody)))]
 async fn register_complete(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -102,7 +108,7 @@ struct LoginBegin {
 /// WebAuthn request options for `navigator.credentials.get`: for the account's passkeys when an
 /// email with passkeys is given, otherwise for a discoverable passkey.
 #[utoipa::path(post, path = "/api/auth/passkey/login/begin", tag = "auth", request_body = LoginBegin,
-    responses((status = 200, description = "`RequestChallengeResponse` for `navigator.credentials.get`", body = schema::WebAuthnJson)))]
+    responses((status = 200, description = "`RequestChallengeResponse` for `navigator.credentials.get`", body = WebAuthnJson)))]
 async fn login_begin(
     State(state): State<AppState>,
     Json(body): Json<LoginBegin>,
@@ -112,8 +118,8 @@ async fn login_begin(
 }
 
 #[utoipa::path(post, path = "/api/auth/passkey/login/complete", tag = "auth",
-    request_body(content = schema::WebAuthnJson, description = "The assertion (`PublicKeyCredential`)"),
-    responses((status = 200, description = "Signed in: the session cookie is set; `session_token` only for API clients", body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = schema::ErrorBody)))]
+    request_body(content = WebAuthnJson, description = "The assertion (`PublicKeyCredential`)"),
+    responses((status = 200, description = "Signed in: the session cookie is set; `session_token` only for API clients", body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = ErrorBody)))]
 async fn login_complete(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -131,7 +137,7 @@ async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json
 }
 
 #[utoipa::path(delete, path = "/api/auth/passkeys/{id}", tag = "auth", security(("session" = [])), params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Removed"), (status = 404, description = "NOT_FOUND (also someone else's)", body = schema::ErrorBody)))]
+    responses((status = 204, description = "Removed"), (status = 404, description = "NOT_FOUND (also someone else's)", body = ErrorBody)))]
 async fn remove(State(state): State<AppState>, signed_in: SignedIn, Path(id): Path<Uuid>) -> Result<StatusCode> {
     if state.passkeys.remove(signed_in.user.id, id).await? {
         Ok(StatusCode::NO_CONTENT)

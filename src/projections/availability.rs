@@ -168,6 +168,18 @@ impl Projector for Availability {
 /// The `NOTIFY` channel that carries the id of an event whose availability changed.
 pub const CHANGED_CHANNEL: &str = "availability_changed";
 
+/// One section's counts as the API shows them (the map key is its name).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = SectionCounts)]
+pub struct Counts {
+    pub total_capacity: i32,
+    pub available: i32,
+    pub reserved: i32,
+    pub sold: i32,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_updated: crate::domain::values::Timestamp,
+}
+
 /// API.md's `sections` object: counts by section name.
 ///
 /// # Errors
@@ -175,18 +187,18 @@ pub const CHANGED_CHANNEL: &str = "availability_changed";
 pub async fn sections_by_name(
     pool: &sqlx::PgPool,
     event_id: Uuid,
-) -> Result<std::collections::BTreeMap<String, serde_json::Value>, sqlx::Error> {
+) -> Result<std::collections::BTreeMap<String, Counts>, sqlx::Error> {
     Ok(for_event(pool, event_id)
         .await?
         .into_iter()
         .map(|c| {
-            let counts = serde_json::json!({
-                "total_capacity": c.total_capacity,
-                "available": c.available,
-                "reserved": c.reserved,
-                "sold": c.sold,
-                "last_updated": c.last_updated,
-            });
+            let counts = Counts {
+                total_capacity: c.total_capacity,
+                available: c.available,
+                reserved: c.reserved,
+                sold: c.sold,
+                last_updated: c.last_updated,
+            };
             (c.section, counts)
         })
         .collect())

@@ -1,7 +1,7 @@
 //! The events catalogue: every event with its status and sections, for listing and lookup.
 
 use futures::future::BoxFuture;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::Projector;
@@ -12,20 +12,33 @@ use crate::domain::seating::{SectionLayout, SectionSpec};
 #[derive(Debug)]
 pub struct Catalogue;
 
-/// A section as the catalogue stores it (and the API shows it).
-pub fn section_json(spec: &SectionSpec) -> serde_json::Value {
-    let (rows, per_row) = match spec.layout {
-        SectionLayout::Numbered { rows, seats_per_row } => (Some(rows), Some(seats_per_row)),
-        SectionLayout::General { .. } => (None, None),
-    };
-    json!({
-        "name": spec.name.as_str(),
-        "capacity": spec.layout.capacity(),
-        "seating": spec.layout.seating(),
-        "rows": rows,
-        "seats_per_row": per_row,
-        "base_price_cents": spec.base_price.cents(),
-    })
+/// A section as the catalogue stores it (a JSON array column) and the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueSection {
+    pub name: String,
+    pub capacity: u32,
+    /// `general` or `numbered`.
+    pub seating: String,
+    pub rows: Option<u32>,
+    pub seats_per_row: Option<u32>,
+    pub base_price_cents: u64,
+}
+
+impl CatalogueSection {
+    pub fn of(spec: &SectionSpec) -> Self {
+        let (rows, seats_per_row) = match spec.layout {
+            SectionLayout::Numbered { rows, seats_per_row } => (Some(u32::from(rows)), Some(u32::from(seats_per_row))),
+            SectionLayout::General { .. } => (None, None),
+        };
+        Self {
+            name: spec.name.as_str().to_owned(),
+            capacity: spec.layout.capacity(),
+            seating: spec.layout.seating().to_owned(),
+            rows,
+            seats_per_row,
+            base_price_cents: spec.base_price.cents(),
+        }
+    }
 }
 
 impl Projector for Catalogue {
@@ -53,7 +66,7 @@ impl Projector for Catalogue {
             };
             match change {
                 EventChanged::Created { name, date, category, venue, sections, at, .. } => {
-                    let sections: Vec<_> = sections.iter().map(section_json).collect();
+                    let sections: Vec<CatalogueSection> = sections.iter().map(CatalogueSection::of).collect();
                     sqlx::query(
                         "INSERT INTO events_catalogue (event_id, name, starts_at, category, venue_name, venue_city, venue_country,
                                                        status, sections, created_at, updated_at)
@@ -66,7 +79,7 @@ impl Projector for Catalogue {
                     .bind(&venue.name)
                     .bind(&venue.city)
                     .bind(&venue.country)
-                    .bind(serde_json::Value::Array(sections))
+                    .bind(sqlx::types::Json(sections))
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
@@ -116,37 +129,82 @@ pub struct CatalogueEntry {
     pub status: String,
     /// Whether the public may see it (it was published at some point).
     pub published: bool,
-    pub sections: serde_json::Value,
+    pub sections: sqlx::types::Json<Vec<CatalogueSection>>,
     pub created_at: crate::domain::values::Timestamp,
+    /// Seats still available in all sections (unknown until the availability model has it).
+    pub seats_available: Option<i32>,
+    pub seats_total: Option<i32>,
 }
 
-const COLUMNS: &str = "event_id, name, starts_at, category, venue_name, venue_city, venue_country, status, published, sections, created_at";
+const COLUMNS: &str = "c.event_id, c.name, c.starts_at, c.category, c.venue_name, c.venue_city, c.venue_country, \
+     c.status, c.published, c.sections, c.created_at, a.available AS seats_available, a.total AS seats_total";
 
-/// A page of events, soonest first; events never published (drafts, cancelled drafts) only when
-/// `include_drafts`.
+/// The seats left of every section together, from the availability read model.
+const WITH_AVAILABILITY: &str = "events_catalogue c LEFT JOIN LATERAL (
+         SELECT sum(available)::int AS available, sum(total_capacity)::int AS total
+         FROM section_availability s WHERE s.event_id = c.event_id) a ON true";
+
+/// Which events a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    pub status: Option<&'a str>,
+    /// Words that must all appear in the name, venue, city or category (case-insensitive).
+    pub words: Vec<String>,
+    pub category: Option<&'a str>,
+    /// The venue's city, case-insensitive.
+    pub city: Option<&'a str>,
+    /// Starting at or after.
+    pub from: Option<crate::domain::values::Timestamp>,
+    /// Starting before.
+    pub to: Option<crate::domain::values::Timestamp>,
+    /// Drafts too (admins).
+    pub include_drafts: bool,
+}
+
+/// `text` for ILIKE: its wildcards taken literally.
+fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// A page of events, soonest first, with how many match.
 ///
 /// # Errors
 /// The database.
 pub async fn list(
     pool: &sqlx::PgPool,
-    status: Option<&str>,
-    include_drafts: bool,
-    page: i64,
-    per_page: i64,
+    filter: &Filter<'_>,
+    page: crate::http::paging::Page,
 ) -> Result<(Vec<CatalogueEntry>, i64), sqlx::Error> {
-    let filter = "($1::text IS NULL OR status = $1) AND ($2 OR published)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM events_catalogue WHERE {filter}"))
-        .bind(status)
-        .bind(include_drafts)
+    let condition = "($1::text IS NULL OR c.status = $1) AND ($2 OR c.published)
+         AND COALESCE((SELECT bool_and(concat_ws(' ', c.name, c.venue_name, c.venue_city, c.category) ILIKE '%' || w || '%')
+                       FROM unnest($3::text[]) w), true)
+         AND ($4::text IS NULL OR c.category = $4)
+         AND ($5::text IS NULL OR lower(c.venue_city) = lower($5))
+         AND ($6::timestamptz IS NULL OR c.starts_at >= $6)
+         AND ($7::timestamptz IS NULL OR c.starts_at < $7)";
+    let words: Vec<String> = filter.words.iter().map(|w| like_literal(w)).collect();
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM events_catalogue c WHERE {condition}"))
+        .bind(filter.status)
+        .bind(filter.include_drafts)
+        .bind(&words)
+        .bind(filter.category)
+        .bind(filter.city)
+        .bind(filter.from)
+        .bind(filter.to)
         .fetch_one(pool)
         .await?;
     let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM events_catalogue WHERE {filter} ORDER BY starts_at, event_id LIMIT $3 OFFSET $4"
+        "SELECT {COLUMNS} FROM {WITH_AVAILABILITY} WHERE {condition} ORDER BY c.starts_at, c.event_id LIMIT $8 OFFSET $9"
     ))
-    .bind(status)
-    .bind(include_drafts)
-    .bind(per_page)
-    .bind((page - 1).max(0) * per_page)
+    .bind(filter.status)
+    .bind(filter.include_drafts)
+    .bind(&words)
+    .bind(filter.category)
+    .bind(filter.city)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(page.per_page)
+    .bind(page.offset())
     .fetch_all(pool)
     .await?;
     Ok((rows, total))
@@ -155,7 +213,7 @@ pub async fn list(
 /// # Errors
 /// The database.
 pub async fn get(pool: &sqlx::PgPool, event_id: uuid::Uuid) -> Result<Option<CatalogueEntry>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM events_catalogue WHERE event_id = $1"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM {WITH_AVAILABILITY} WHERE c.event_id = $1"))
         .bind(event_id)
         .fetch_optional(pool)
         .await

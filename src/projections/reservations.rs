@@ -229,6 +229,13 @@ impl Projector for Reservations {
                         .execute(&mut *tx)
                         .await?;
                 }
+                ReservationEvent::TicketCheckedIn { ticket_id, at: admitted } => {
+                    sqlx::query("UPDATE tickets SET checked_in_at = $2 WHERE ticket_id = $1")
+                        .bind(ticket_id.as_uuid())
+                        .bind(admitted)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             Ok(())
         })
@@ -252,10 +259,15 @@ pub struct ReservationRow {
     #[schema(value_type = String, format = DateTime)]
     pub created_at: crate::domain::values::Timestamp,
     pub payment_id: Option<uuid::Uuid>,
+    /// The event's name and date, as the catalogue has them.
+    pub event_name: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub event_date: Option<crate::domain::values::Timestamp>,
 }
 
-const RESERVATION_COLUMNS: &str = "reservation_id, event_id, customer_id, section, quantity, seats, total_amount_cents, \
-     refunded_cents, status, expires_at, created_at, payment_id";
+const RESERVATION_COLUMNS: &str = "r.reservation_id, r.event_id, r.customer_id, r.section, r.quantity, r.seats, \
+     r.total_amount_cents, r.refunded_cents, r.status, r.expires_at, r.created_at, r.payment_id, \
+     e.name AS event_name, e.starts_at AS event_date";
 
 /// A page of a customer's reservations, newest first, with how many there are (rejected
 /// attempts left out: they never held seats).
@@ -273,8 +285,9 @@ pub async fn for_customer(
             .fetch_one(pool)
             .await?;
     let rows = sqlx::query_as(&format!(
-        "SELECT {RESERVATION_COLUMNS} FROM reservations WHERE customer_id = $1 AND status <> 'rejected'
-         ORDER BY created_at DESC, reservation_id LIMIT $2 OFFSET $3"
+        "SELECT {RESERVATION_COLUMNS} FROM reservations r LEFT JOIN events_catalogue e USING (event_id)
+         WHERE r.customer_id = $1 AND r.status <> 'rejected'
+         ORDER BY r.created_at DESC, r.reservation_id LIMIT $2 OFFSET $3"
     ))
     .bind(customer)
     .bind(page.per_page)
@@ -292,7 +305,13 @@ pub struct TicketRow {
     pub event_id: uuid::Uuid,
     pub section: String,
     pub seat_number: Option<String>,
+    /// `valid` or `void` (refunded).
     pub status: String,
+    /// The event's name, date and venue, as the catalogue has them.
+    pub event_name: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub event_date: Option<crate::domain::values::Timestamp>,
+    pub venue_name: Option<String>,
 }
 
 /// A page of the tickets someone holds now, newest first, with how many there are
@@ -308,8 +327,10 @@ pub async fn tickets_of(
     let total: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tickets WHERE owner_id = $1").bind(owner).fetch_one(pool).await?;
     let rows = sqlx::query_as(
-        "SELECT ticket_id, reservation_id, event_id, section, seat_number, status FROM tickets
-         WHERE owner_id = $1 ORDER BY issued_at DESC, ticket_id LIMIT $2 OFFSET $3",
+        "SELECT t.ticket_id, t.reservation_id, t.event_id, t.section, t.seat_number, t.status,
+                e.name AS event_name, e.starts_at AS event_date, e.venue_name
+         FROM tickets t LEFT JOIN events_catalogue e USING (event_id)
+         WHERE t.owner_id = $1 ORDER BY t.issued_at DESC, t.ticket_id LIMIT $2 OFFSET $3",
     )
     .bind(owner)
     .bind(page.per_page)
@@ -362,7 +383,7 @@ pub async fn history(
 }
 
 /// What a customer is worth.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LifetimeValue {
     pub customer_id: uuid::Uuid,
     pub purchases: i32,
@@ -371,8 +392,28 @@ pub struct LifetimeValue {
     pub refunded_cents: i64,
     pub net_cents: i64,
     pub favourite_section: Option<String>,
-    pub first_purchase_at: crate::domain::values::Timestamp,
-    pub last_purchase_at: crate::domain::values::Timestamp,
+    /// `None` until the first purchase.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub first_purchase_at: Option<crate::domain::values::Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_purchase_at: Option<crate::domain::values::Timestamp>,
+}
+
+impl LifetimeValue {
+    /// A customer who has bought nothing yet.
+    pub fn none_yet(customer_id: uuid::Uuid) -> Self {
+        Self {
+            customer_id,
+            purchases: 0,
+            tickets: 0,
+            spent_cents: 0,
+            refunded_cents: 0,
+            net_cents: 0,
+            favourite_section: None,
+            first_purchase_at: None,
+            last_purchase_at: None,
+        }
+    }
 }
 
 /// # Errors
@@ -387,5 +428,92 @@ pub async fn lifetime_value(pool: &sqlx::PgPool, customer: uuid::Uuid) -> Result
     )
     .bind(customer)
     .fetch_optional(pool)
+    .await
+}
+
+/// An order of an event as its organiser sees it: the reservation, its payment, and whether its
+/// tickets were let in.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct EventOrder {
+    pub reservation_id: uuid::Uuid,
+    pub customer_id: uuid::Uuid,
+    pub section: String,
+    pub quantity: i32,
+    pub seats: serde_json::Value,
+    pub total_amount_cents: i64,
+    pub refunded_cents: i64,
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: crate::domain::values::Timestamp,
+    pub payment_id: Option<uuid::Uuid>,
+    /// The payment's status: `pending`, `captured`, `declined`, `partially_refunded`, `refunded`.
+    pub payment_status: Option<String>,
+    pub captured_cents: i64,
+    pub card_last4: Option<String>,
+    pub tickets_admitted: i64,
+}
+
+/// A page of an event's orders, newest first, optionally one buyer's or of one status.
+///
+/// # Errors
+/// The database.
+pub async fn for_event(
+    pool: &sqlx::PgPool,
+    event_id: uuid::Uuid,
+    customer: Option<uuid::Uuid>,
+    status: Option<&str>,
+    page: crate::http::paging::Page,
+) -> Result<(Vec<EventOrder>, i64), sqlx::Error> {
+    let condition = "r.event_id = $1 AND r.status <> 'rejected' AND ($2::uuid IS NULL OR r.customer_id = $2)
+                     AND ($3::text IS NULL OR r.status = $3)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM reservations r WHERE {condition}"))
+        .bind(event_id)
+        .bind(customer)
+        .bind(status)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT r.reservation_id, r.customer_id, r.section, r.quantity, r.seats, r.total_amount_cents, r.refunded_cents,
+                r.status, r.created_at, r.payment_id, p.status AS payment_status, r.captured_cents, p.card_last4,
+                (SELECT count(*) FROM tickets t WHERE t.reservation_id = r.reservation_id AND t.checked_in_at IS NOT NULL)
+                    AS tickets_admitted
+         FROM reservations r LEFT JOIN payments p ON p.payment_id = r.payment_id
+         WHERE {condition} ORDER BY r.created_at DESC, r.reservation_id LIMIT $4 OFFSET $5"
+    ))
+    .bind(event_id)
+    .bind(customer)
+    .bind(status)
+    .bind(page.per_page)
+    .bind(page.offset())
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// What cancelling an event would refund: its paid orders and the money still refundable on them.
+///
+/// # Errors
+/// The database.
+pub async fn refundable(pool: &sqlx::PgPool, event_id: uuid::Uuid) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(captured_cents - refunded_cents), 0)::bigint FROM reservations
+         WHERE event_id = $1 AND status = 'completed'",
+    )
+    .bind(event_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Tickets of an event let in at the door, and tickets valid in all.
+///
+/// # Errors
+/// The database.
+pub async fn admissions(pool: &sqlx::PgPool, event_id: uuid::Uuid) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE checked_in_at IS NOT NULL), count(*) FILTER (WHERE status = 'valid')
+         FROM tickets WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_one(pool)
     .await
 }

@@ -12,7 +12,7 @@ use crate::domain::payment::{Payment, PaymentCommand, PaymentDetails, RefundAmou
 use crate::domain::reducer::Command;
 use crate::domain::reservation::{EventFacts, Reservation, ReservationCommand, ReservationDetails, ReservationStatus};
 use crate::domain::seating::SeatNumber;
-use crate::domain::values::{Quantity, SectionName};
+use crate::domain::values::{Quantity, SectionName, Timestamp};
 
 /// A buyer's request for seats.
 #[derive(Debug, Clone)]
@@ -24,6 +24,17 @@ pub struct ReserveRequest {
     /// The reservation's id when the caller names it (derived from its idempotency key, so a
     /// retry finds the first attempt instead of holding seats again); `None`: a new one.
     pub reservation_id: Option<ReservationId>,
+}
+
+/// What the door is told about a ticket it scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Let in, now (the first scan).
+    Admitted { reservation: ReservationDetails, at: Timestamp },
+    /// Let in before, at `first`: a second scan of the same ticket (or a copy of it).
+    AlreadyAdmitted { reservation: ReservationDetails, first: Timestamp },
+    /// Not a ticket for this door: `unknown_ticket`, `another_event`, `refunded`, `transferred`.
+    Invalid(&'static str),
 }
 
 /// The reservation a buyer's request with idempotency key `key` creates: the same for every
@@ -249,6 +260,50 @@ impl Runtime {
         self.run(Command::Payment(payment_id, PaymentCommand::Refund { refund_id, amount, reason }), cause, None)
             .await?;
         self.payment(payment_id).await
+    }
+
+    /// Lets a ticket in at the door of `event_id`, if it may: its holder (the owner its code
+    /// names, by tag) must still own it, it must not be refunded, and only the first scan admits.
+    /// Two scanners scanning the same ticket at once: the reservation's stream takes one
+    /// check-in, the other is told it was already let in.
+    ///
+    /// # Errors
+    /// The store.
+    pub async fn check_in(
+        &self,
+        cause: &Cause,
+        event_id: EventId,
+        ticket_id: TicketId,
+        holder_tag: [u8; 8],
+        at: Timestamp,
+    ) -> Result<Admission, RuntimeError> {
+        let Some(reservation_id) = self.reservation_of_ticket(ticket_id).await? else {
+            return Ok(Admission::Invalid("unknown_ticket"));
+        };
+        let reservation = self.reservation(reservation_id).await?;
+        if reservation.event_id != event_id {
+            return Ok(Admission::Invalid("another_event"));
+        }
+        let Some(ticket) = reservation.tickets.iter().find(|t| t.ticket_id == ticket_id) else {
+            return Ok(Admission::Invalid("unknown_ticket"));
+        };
+        if crate::ticket_codes::owner_tag(ticket.owner.as_uuid()) != holder_tag {
+            return Ok(Admission::Invalid("transferred"));
+        }
+        let command = ReservationCommand::CheckIn { ticket_id, holder: ticket.owner, at };
+        match self.run(Command::Reservation(reservation_id, command), cause, None).await {
+            Ok(()) => {
+                let reservation = self.reservation(reservation_id).await?;
+                let at = reservation.checked_in.get(&ticket_id).copied().unwrap_or(at);
+                Ok(Admission::Admitted { reservation, at })
+            }
+            Err(RuntimeError::Domain(DomainError::AlreadyCheckedIn { at: first })) => {
+                Ok(Admission::AlreadyAdmitted { reservation, first })
+            }
+            Err(RuntimeError::Domain(DomainError::NotAdmissible(reason))) => Ok(Admission::Invalid(reason)),
+            Err(RuntimeError::Domain(DomainError::TicketNotFound)) => Ok(Admission::Invalid("unknown_ticket")),
+            Err(other) => Err(other),
+        }
     }
 
     /// The reservation that issued `ticket`, found on the write side.

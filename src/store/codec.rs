@@ -153,7 +153,8 @@ impl Stored for Inventory {
 
 impl Stored for Reservation {
     const KIND: &'static str = "reservation";
-    const SNAPSHOT_VERSION: i16 = 1;
+    /// v2: check-ins.
+    const SNAPSHOT_VERSION: i16 = 2;
 
     fn event_type(event: &ReservationEvent) -> &'static str {
         match event {
@@ -169,6 +170,7 @@ impl Stored for Reservation {
             ReservationEvent::LatePaymentRefunded { .. } => "ReservationLatePaymentRefunded",
             ReservationEvent::RefundRecorded { .. } => "ReservationRefundRecorded",
             ReservationEvent::TicketTransferred { .. } => "TicketTransferred",
+            ReservationEvent::TicketCheckedIn { .. } => "TicketCheckedIn",
         }
     }
 

@@ -75,6 +75,23 @@ fn table(f: &Fixture) -> Vec<Row> {
         // Operators' scrape endpoint: served on METRICS_ADDR only, never on the public port.
         (Method::GET, "/metrics", "/metrics".into(), None, [404; 4]),
         (Method::GET, "/api/auth/providers", "/api/auth/providers".into(), None, [A; 4]),
+        (Method::GET, "/api/checkin/key", "/api/checkin/key".into(), None, [A; 4]),
+        (Method::GET, "/api/config", "/api/config".into(), None, [A; 4]),
+        // The door: admins and staff; a forged code is a 200 with an `invalid` verdict.
+        (
+            Method::POST,
+            "/api/checkin",
+            "/api/checkin".into(),
+            Some(json!({ "event_id": e, "code": "forged" })),
+            [401, 403, 403, A],
+        ),
+        (
+            Method::GET,
+            "/api/events/{id}/reservations",
+            format!("/api/events/{e}/reservations"),
+            None,
+            [401, 403, 403, A],
+        ),
         (Method::GET, "/api/auth/passkeys", "/api/auth/passkeys".into(), None, [401, A, A, A]),
         (
             Method::DELETE,

@@ -31,6 +31,20 @@ async fn counts(app: &TestApp) -> (i64, i64, i64, i64) {
     (events, effects, users, passkeys)
 }
 
+/// A 4xx in our envelope, without internals.
+async fn assert_hostile_refused(response: reqwest::Response, path: &str, why: &str) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let shown: String = text.chars().take(300).collect();
+    assert!(status.is_client_error(), "{path} ({why}): {status} {shown}");
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} ({why}): not JSON: {shown}"));
+    let code = body["code"].as_str().unwrap_or_default();
+    assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{why}: {shown}");
+    assert!(body["message"].is_string(), "{why}: {shown}");
+    assert!(!text.contains("sqlx") && !text.contains("panicked"), "{why}: internals leaked: {shown}");
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{why}: the body limit answers in our format as 400");
+}
+
 #[tokio::test]
 #[allow(clippy::too_many_lines)] // one table, on purpose
 async fn hostile_bodies_on_every_write_route_are_4xx_in_our_format_and_change_nothing() {
@@ -300,27 +314,38 @@ async fn hostile_bodies_on_every_write_route_are_4xx_in_our_format_and_change_no
     ];
 
     let before = counts(&app).await;
-    for case in &cases {
-        let mut request = app.client.post(format!("{}{}", app.address, case.path));
-        if let Some(token) = &case.token {
-            request = request.bearer_auth(token);
+    // Every case as an API client (bearer) and as the web app (its cookie, from its own page).
+    for via_cookie in [false, true] {
+        for case in &cases {
+            let mut request = app.client.post(format!("{}{}", app.address, case.path));
+            if let Some(token) = &case.token {
+                request = if via_cookie {
+                    request
+                        .header("cookie", format!("ticketing_session={token}"))
+                        .header("origin", "http://localhost:8080")
+                } else {
+                    request.bearer_auth(token)
+                };
+            }
+            request = match &case.body {
+                Body::Json(value) => request.json(value),
+                Body::Raw(text) => request.header("content-type", "application/json").body(text.clone()),
+            };
+            assert_hostile_refused(request.send().await.unwrap(), &case.path, case.why).await;
         }
-        request = match &case.body {
-            Body::Json(value) => request.json(value),
-            Body::Raw(text) => request.header("content-type", "application/json").body(text.clone()),
-        };
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let shown: String = text.chars().take(300).collect();
-        assert!(status.is_client_error(), "{} ({}): {status} {shown}", case.path, case.why);
-        let body: Value =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{} ({}): not JSON: {shown}", case.path, case.why));
-        let code = body["code"].as_str().unwrap_or_default();
-        assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{}: {shown}", case.why);
-        assert!(body["message"].is_string(), "{}: {shown}", case.why);
-        assert!(!text.contains("sqlx") && !text.contains("panicked"), "{}: internals leaked: {shown}", case.why);
-        assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{}: the body limit answers in our format as 400", case.why);
+    }
+    // Routes without a body: hostile paths and queries.
+    let buyer_get = |path: &str| app.client.get(format!("{}{path}", app.address)).bearer_auth(&buyer);
+    let buyer_delete = |path: &str| app.client.delete(format!("{}{path}", app.address)).bearer_auth(&buyer);
+    for (request, path, why) in [
+        (buyer_delete("/api/auth/passkeys/not-a-uuid"), "/api/auth/passkeys/not-a-uuid", "bad UUID in path"),
+        (buyer_delete("/api/auth/passkeys/%27%20OR%201=1"), "/api/auth/passkeys/' OR 1=1", "SQL in path"),
+        (buyer_get("/api/tickets?page=-1"), "/api/tickets?page=-1", "negative page"),
+        (buyer_get("/api/tickets?per_page=1000000000"), "/api/tickets?per_page=1e9", "huge page"),
+        (buyer_get("/api/reservations?page=%27%20OR%201=1"), "/api/reservations?page=' OR 1=1", "SQL as a page"),
+        (buyer_get("/api/reservations?page=1&evil=1"), "/api/reservations?evil=1", "unknown parameter"),
+    ] {
+        assert_hostile_refused(request.send().await.unwrap(), path, why).await;
     }
     assert_eq!(counts(&app).await, before, "a hostile request changed something");
 

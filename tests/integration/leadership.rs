@@ -12,6 +12,10 @@ use uuid::Uuid;
 use crate::projections::{all_tables, assert_same, dump};
 use crate::support::{ADMIN_EMAIL, TestDb, spawn_app_on};
 
+/// Jobs that run once across instances on the projections database: five read models, the
+/// notifications projector and the mail sender.
+const PROJECTION_JOBS: i64 = 7;
+
 /// Advisory locks granted in the database `name` (the server's view, across every connection).
 async fn locks_held(server: &PgPool, name: &str) -> i64 {
     sqlx::query_scalar(
@@ -61,7 +65,9 @@ async fn a_killed_projector_holder_is_replaced_within_seconds_and_nothing_is_los
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while locks_held(&server, &projections_name).await < 5 || locks_held(&server, &analytics_name).await < 1 {
+    while locks_held(&server, &projections_name).await < PROJECTION_JOBS
+        || locks_held(&server, &analytics_name).await < 1
+    {
         assert!(Instant::now() < deadline, "the first instance never took the projectors");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -75,13 +81,15 @@ async fn a_killed_projector_holder_is_replaced_within_seconds_and_nothing_is_los
     let held: serde_json::Value = app.post_json("/api/reservations", Some(&buyer), &body).await.json().await.unwrap();
     let paid = app.pay(&buyer, held["reservation_id"].as_str().unwrap(), "4242424242424242").await;
     assert_eq!(paid.status(), reqwest::StatusCode::OK);
-    assert_eq!(locks_held(&server, &projections_name).await, 5, "one runner per projector, not two");
+    assert_eq!(locks_held(&server, &projections_name).await, PROJECTION_JOBS, "one runner per job, not two");
 
     // The holder dies without a word.
     holder.0.kill().unwrap();
     holder.0.wait().unwrap();
     let killed = Instant::now();
-    while locks_held(&server, &projections_name).await < 5 || locks_held(&server, &analytics_name).await < 1 {
+    while locks_held(&server, &projections_name).await < PROJECTION_JOBS
+        || locks_held(&server, &analytics_name).await < 1
+    {
         assert!(killed.elapsed() < Duration::from_secs(10), "nobody took over within 10 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

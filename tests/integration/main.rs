@@ -7,6 +7,7 @@
 mod api;
 mod auth;
 mod authorization;
+mod checkin;
 mod cli;
 mod consistency;
 mod domain_purity;
@@ -17,6 +18,7 @@ mod instances;
 mod kafka;
 mod leadership;
 mod live;
+mod mail;
 mod oauth;
 mod openapi;
 mod passkeys;

@@ -280,10 +280,28 @@ async fn after_a_scripted_history_every_read_model_holds_exactly_the_expected_ro
 
     // The queries over them.
     // Event B was cancelled while still a draft: only admins see it.
-    let (page, total) = projections::catalogue::list(p, None, false, 1, 10).await.unwrap();
-    assert_eq!((page.len(), total), (1, 1));
-    let (all_events, all_total) = projections::catalogue::list(p, None, true, 1, 1).await.unwrap();
+    let public = projections::catalogue::Filter::default();
+    let page = ticketing::http::paging::Page { page: 1, per_page: 10 };
+    let (events, total) = projections::catalogue::list(p, &public, page).await.unwrap();
+    assert_eq!((events.len(), total), (1, 1));
+    let with_drafts = projections::catalogue::Filter { include_drafts: true, ..Default::default() };
+    let one = ticketing::http::paging::Page { page: 1, per_page: 1 };
+    let (all_events, all_total) = projections::catalogue::list(p, &with_drafts, one).await.unwrap();
     assert_eq!((all_events.len(), all_total), (1, 2));
+    // Searching: every word must match (name, venue, city or category), any case.
+    for (words, found) in [("rock", 1), ("ROCK night", 1), ("rock jazz", 0), ("50%", 0)] {
+        let filter = projections::catalogue::Filter {
+            words: words.split_whitespace().map(str::to_owned).collect(),
+            ..Default::default()
+        };
+        assert_eq!(projections::catalogue::list(p, &filter, page).await.unwrap().1, found, "{words}");
+    }
+    let later = projections::catalogue::Filter {
+        from: Some(chrono::Utc::now() + chrono::Duration::days(400)),
+        ..Default::default()
+    };
+    assert_eq!(projections::catalogue::list(p, &later, page).await.unwrap().1, 0);
+    assert_eq!(events[0].seats_total, Some(22), "the seats left come along");
     assert_eq!(projections::catalogue::get(p, a).await.unwrap().unwrap().name, "Rock Night");
     let counts = projections::availability::for_event(p, a).await.unwrap();
     assert_eq!(

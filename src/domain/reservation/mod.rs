@@ -23,7 +23,7 @@ pub mod machine;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,13 @@ pub enum ReservationCommand {
         ticket_id: TicketId,
         from: CustomerId,
         to: CustomerId,
+    },
+    /// A ticket scanned at the door at `at` (perhaps earlier than now: scanned offline and
+    /// synced later), presented by its `holder` (the owner its code names).
+    CheckIn {
+        ticket_id: TicketId,
+        holder: CustomerId,
+        at: Timestamp,
     },
 }
 
@@ -212,6 +219,11 @@ pub enum ReservationEvent {
         to: CustomerId,
         at: Timestamp,
     },
+    /// The ticket was let in at the door; it cannot be let in again.
+    TicketCheckedIn {
+        ticket_id: TicketId,
+        at: Timestamp,
+    },
 }
 
 impl ReservationEvent {
@@ -233,7 +245,8 @@ impl ReservationEvent {
             Self::Initiated { .. }
             | Self::LatePaymentRefunded { .. }
             | Self::RefundRecorded { .. }
-            | Self::TicketTransferred { .. } => None,
+            | Self::TicketTransferred { .. }
+            | Self::TicketCheckedIn { .. } => None,
         }
     }
 }
@@ -265,6 +278,8 @@ pub struct ReservationDetails {
     pub refunded: Money,
     refunds_seen: BTreeSet<RefundId>,
     payments_seen: BTreeSet<PaymentId>,
+    /// When each ticket was first let in.
+    pub checked_in: BTreeMap<TicketId, Timestamp>,
 }
 
 impl ReservationDetails {
@@ -577,6 +592,22 @@ impl Aggregate for Reservation {
                 }
                 Decision::event(E::TicketTransferred { ticket_id: *ticket_id, from: *from, to: *recipient, at: now })
             }
+
+            C::CheckIn { ticket_id, holder, at } => {
+                let ticket = r.tickets.iter().find(|t| t.ticket_id == *ticket_id).ok_or(DomainError::TicketNotFound)?;
+                if ticket.status == TicketStatus::Void {
+                    return Err(DomainError::NotAdmissible("refunded"));
+                }
+                if ticket.owner != *holder {
+                    return Err(DomainError::NotAdmissible("transferred"));
+                }
+                if let Some(first) = r.checked_in.get(ticket_id) {
+                    return Err(DomainError::AlreadyCheckedIn { at: *first });
+                }
+                // Never later than now, and never before the ticket existed.
+                let at = (*at).min(now);
+                Decision::event(E::TicketCheckedIn { ticket_id: *ticket_id, at })
+            }
         })
     }
 
@@ -618,6 +649,7 @@ impl Aggregate for Reservation {
                 refunded: Money::ZERO,
                 refunds_seen: BTreeSet::new(),
                 payments_seen: BTreeSet::new(),
+                checked_in: BTreeMap::new(),
             });
             return;
         }
@@ -652,6 +684,9 @@ impl Aggregate for Reservation {
             E::RefundRecorded { refund_id, amount, .. } => {
                 r.refunds_seen.insert(*refund_id);
                 r.refunded = r.refunded.checked_add(*amount).unwrap_or(r.refunded);
+            }
+            E::TicketCheckedIn { ticket_id, at } => {
+                r.checked_in.entry(*ticket_id).or_insert(*at);
             }
             E::TicketTransferred { ticket_id, to, .. } => {
                 if let Some(ticket) = r.tickets.iter_mut().find(|t| t.ticket_id == *ticket_id) {

@@ -262,6 +262,27 @@ impl TestApp {
         body["session_token"].as_str().expect("session token").to_owned()
     }
 
+    /// As [`TestApp::get_until`], signed in as `token`.
+    pub async fn get_until_as(
+        &self,
+        token: &str,
+        path: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let response = self.get_as(token, path).await;
+            if response.status().is_success() {
+                let body: serde_json::Value = response.json().await.expect("json");
+                if ready(&body) {
+                    return body;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{path} never became ready");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// GETs `path` until `ready` accepts the JSON body (read models catch up in milliseconds).
     pub async fn get_until(&self, path: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -16,21 +16,53 @@ pub struct Delivered {
 #[derive(Debug, Clone)]
 pub struct SmtpSink {
     pub url: String,
+    port: u16,
     delivered: Arc<Mutex<Vec<Delivered>>>,
+    accepting: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl SmtpSink {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the SMTP sink");
-        let url = format!("smtp://127.0.0.1:{}", listener.local_addr().expect("address").port());
-        let delivered = Arc::new(Mutex::new(Vec::new()));
-        let store = delivered.clone();
-        tokio::spawn(async move {
+        let port = listener.local_addr().expect("address").port();
+        let sink = Self {
+            url: format!("smtp://127.0.0.1:{port}"),
+            port,
+            delivered: Arc::default(),
+            accepting: Arc::default(),
+        };
+        sink.accept(listener);
+        sink
+    }
+
+    fn accept(&self, listener: TcpListener) {
+        let store = self.delivered.clone();
+        let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 tokio::spawn(session(socket, store.clone()));
             }
         });
-        Self { url, delivered }
+        *self.accepting.lock().expect("sink lock") = Some(task);
+    }
+
+    /// The mail server goes away: connections are refused until [`SmtpSink::resume`].
+    pub fn pause(&self) {
+        if let Some(task) = self.accepting.lock().expect("sink lock").take() {
+            task.abort();
+        }
+    }
+
+    /// The mail server is back, on the same port.
+    pub async fn resume(&self) {
+        let mut listener = None;
+        for _ in 0..50 {
+            if let Ok(bound) = TcpListener::bind(("127.0.0.1", self.port)).await {
+                listener = Some(bound);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.accept(listener.expect("the SMTP sink's port is free again"));
     }
 
     pub fn delivered(&self) -> Vec<Delivered> {

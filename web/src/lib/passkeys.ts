@@ -1,0 +1,47 @@
+// Passkeys through @simplewebauthn/browser: the server hands out WebAuthn options (webauthn-rs's
+// `{publicKey: ...}` shape) and checks what the authenticator answers.
+import {
+  browserSupportsWebAuthn,
+  browserSupportsWebAuthnAutofill,
+  startAuthentication,
+  startRegistration,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser';
+import { api, run, type Schemas } from './api/client';
+
+type WebAuthnJson = Schemas['WebAuthnJson'];
+
+export { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill };
+
+function publicKey<T>(options: WebAuthnJson): T {
+  const inner = (options as { publicKey?: unknown }).publicKey;
+  return (inner ?? options) as T;
+}
+
+/**
+ * Signs in with a passkey: the account's passkeys when an email is given, otherwise a
+ * discoverable one. `autofill` waits for the browser's autofill UI (conditional mediation).
+ */
+export async function signInWithPasskey(autofill = false, email?: string): Promise<void> {
+  const options = await run(api.POST('/api/auth/passkey/login/begin', { body: email ? { email } : {} }));
+  const assertion = await startAuthentication({
+    optionsJSON: publicKey<PublicKeyCredentialRequestOptionsJSON>(options),
+    useBrowserAutofill: autofill,
+  });
+  await run(api.POST('/api/auth/passkey/login/complete', { body: assertion as unknown as WebAuthnJson }));
+}
+
+/** Adds a passkey to the signed-in account. */
+export async function addPasskey(): Promise<void> {
+  const options = await run(api.POST('/api/auth/passkey/register/begin', {}));
+  const optionsJSON = publicKey<PublicKeyCredentialCreationOptionsJSON>(options);
+  // Ask for a discoverable credential where the authenticator can make one: it is what lets a
+  // buyer sign in without typing an email, and what the browser offers in autofill.
+  const selection = optionsJSON.authenticatorSelection ?? {};
+  if (selection.residentKey !== 'required') {
+    optionsJSON.authenticatorSelection = { ...selection, residentKey: 'preferred', requireResidentKey: false };
+  }
+  const credential = await startRegistration({ optionsJSON });
+  await run(api.POST('/api/auth/passkey/register/complete', { body: credential as unknown as WebAuthnJson }));
+}

@@ -1,0 +1,4 @@
+import { listReservations } from '$lib/api/requests';
+import type { PageLoad } from './$types';
+
+export const load: PageLoad = () => ({ reservations: listReservations() });

@@ -1,0 +1,4 @@
+import { listTickets } from '$lib/api/requests';
+import type { PageLoad } from './$types';
+
+export const load: PageLoad = () => ({ tickets: listTickets() });
