@@ -80,7 +80,9 @@ impl Projector for AnalyticsEtl {
             match &event.event {
                 DomainEvent::Event(id, change) => {
                     let id = id.as_uuid();
-                    if let EventChanged::Created { name, date, category, venue, sections, .. } = change {
+                    if let EventChanged::Created { name, date, category, venue, sections, .. }
+                    | EventChanged::Revised { name, date, category, venue, sections, .. } = change
+                    {
                         let capacity: u32 = sections.iter().map(|s| s.layout.capacity()).sum();
                         sqlx::query(
                             "INSERT INTO dim_events (event_id, event_name, venue_name, venue_city, venue_country, event_date,
@@ -106,7 +108,8 @@ impl Projector for AnalyticsEtl {
                             EventChanged::SalesOpened { .. } => "sales_open",
                             EventChanged::SalesClosed { .. } => "sales_closed",
                             EventChanged::Cancelled { .. } => "cancelled",
-                            EventChanged::Completed { .. } | EventChanged::Created { .. } => "completed",
+                            EventChanged::Completed { .. } => "completed",
+                            EventChanged::Created { .. } | EventChanged::Revised { .. } => "draft",
                         };
                         sqlx::query("UPDATE dim_events SET status = $2, updated_at = $3 WHERE event_id = $1")
                             .bind(id)

@@ -30,7 +30,7 @@ use crate::store::stream_id;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/events", get(list).post(create))
-        .route("/api/events/{id}", get(one))
+        .route("/api/events/{id}", get(one).put(revise))
         .route("/api/events/{id}/publish", post(publish))
         .route("/api/events/{id}/sales/open", post(open_sales))
         .route("/api/events/{id}/sales/close", post(close_sales))
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 /// This module's part of `/api/openapi.json`.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list, one, create, publish, open_sales, close_sales, cancel, event_availability, section),
+    paths(list, one, create, revise, publish, open_sales, close_sales, cancel, event_availability, section),
     components(schemas(
         CreateEvent,
         VenueInput,
@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         VenueView,
         SectionView,
         SeatsLeft,
+        SalesSummary,
         EventPage,
         AvailabilityView,
         SectionDetail,
@@ -80,6 +81,9 @@ pub struct EventView {
     /// Seats left across all sections (read model: may lag a moment); absent until known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability: Option<SeatsLeft>,
+    /// Admins only: what sold (read model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sales: Option<SalesSummary>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
@@ -114,6 +118,14 @@ pub struct SeatsLeft {
     pub total_capacity: i32,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct SalesSummary {
+    /// Tickets sold and not refunded.
+    pub tickets_sold: i64,
+    /// Net of refunds.
+    pub revenue_cents: i64,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<EventView>,
@@ -146,6 +158,10 @@ impl EventView {
             (Some(available), Some(total_capacity)) => Some(SeatsLeft { available, total_capacity }),
             _ => None,
         };
+        let sales = Some(SalesSummary {
+            tickets_sold: entry.tickets_sold.unwrap_or(0),
+            revenue_cents: entry.revenue_cents.unwrap_or(0),
+        });
         Self {
             event_id: entry.event_id,
             name: entry.name.clone(),
@@ -159,8 +175,15 @@ impl EventView {
             status: entry.status.clone(),
             sections,
             availability,
+            sales,
             created_at: entry.created_at,
         }
+    }
+
+    /// What the public sees: no sales figures.
+    fn public(mut self) -> Self {
+        self.sales = None;
+        self
     }
 
     /// An event as the write side has it (exact; no seat counts).
@@ -226,8 +249,12 @@ async fn list(
     };
     let (entries, total) = catalogue::list(&state.projections, &filter, page).await?;
     let now = state.runtime.clock().now();
+    let admin = viewer.is_admin();
     Ok(Json(EventPage {
-        events: entries.iter().map(|e| EventView::of(e, now)).collect(),
+        events: entries
+            .iter()
+            .map(|e| if admin { EventView::of(e, now) } else { EventView::of(e, now).public() })
+            .collect(),
         page: page.page,
         per_page: page.per_page,
         total,
@@ -259,12 +286,18 @@ pub(super) async fn public_event(state: &AppState, id: Uuid) -> Result<Catalogue
 async fn one(State(state): State<AppState>, viewer: Viewer, Path(id): Path<Uuid>) -> Result<Json<EventView>> {
     let now = state.runtime.clock().now();
     if viewer.is_admin() {
-        // Admins see drafts too, exactly as the write side has them.
+        // Admins see drafts too, exactly as the write side has them, with what sold.
         let details = state.runtime.event(EventId::from_uuid(id)).await?;
-        return Ok(Json(EventView::of_details(&details, now)));
+        let mut view = EventView::of_details(&details, now);
+        if let Some(entry) = catalogue::get(&state.projections, id).await? {
+            let read = EventView::of(&entry, now);
+            view.availability = read.availability;
+            view.sales = read.sales;
+        }
+        return Ok(Json(view));
     }
     let entry = public_event(&state, id).await?;
-    Ok(Json(EventView::of(&entry, now)))
+    Ok(Json(EventView::of(&entry, now).public()))
 }
 
 /// The catalogue's row for an event as the write side has it.
@@ -283,6 +316,8 @@ fn catalogue_entry(details: &EventDetails) -> CatalogueEntry {
         created_at: details.created_at,
         seats_available: None,
         seats_total: None,
+        tickets_sold: None,
+        revenue_cents: None,
     }
 }
 
@@ -352,6 +387,19 @@ async fn create(
     let details = state.runtime.create_event(&cause_of(&admin), event_id, new).await?;
     consistency::wrote(&state, admin.id, &[stream_id::<crate::domain::event::Event>(event_id.as_uuid())]).await;
     Ok((StatusCode::CREATED, Json(EventView::of_details(&details, state.runtime.clock().now()))))
+}
+
+#[utoipa::path(put, path = "/api/events/{id}", tag = "events", security(("session" = [])), params(("id" = Uuid, Path, description = "Event id")), request_body = CreateEvent,
+    responses((status = 200, description = "The draft as it is now", body = EventView), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "INVALID_STATE_TRANSITION: only drafts can be edited", body = ErrorBody)))]
+async fn revise(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<CreateEvent>,
+) -> Result<Json<EventView>> {
+    let event = body.parse()?;
+    change(&state, &admin, id, EventCommand::Revise { event }).await
 }
 
 async fn change(

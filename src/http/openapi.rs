@@ -127,13 +127,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
         // which generated clients need: `get_api_events_id`, `post_api_reservations`, ...
         let name: String = path.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
         let name = name.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
-        for (method, operation) in [("get", &mut item.get), ("post", &mut item.post), ("delete", &mut item.delete)] {
+        for (method, operation) in
+            [("get", &mut item.get), ("post", &mut item.post), ("put", &mut item.put), ("delete", &mut item.delete)]
+        {
             if let Some(operation) = operation {
                 operation.operation_id = Some(format!("{method}_{name}"));
             }
         }
         let is_post = item.post.is_some();
-        for operation in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+        for operation in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete].into_iter().flatten() {
             add_error(operation, "400", "INVALID_REQUEST or VALIDATION_FAILED: malformed or invalid input");
             add_error(operation, "503", "DEPENDENCY_UNAVAILABLE: a store is down; nothing was changed, retry");
             add_error(operation, "500", "INTERNAL: a bug (logged with the request id)");

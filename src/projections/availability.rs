@@ -80,7 +80,14 @@ impl Projector for Availability {
             let DomainEvent::Inventory(event_id, change) = &event.event else { return Ok(()) };
             let (id, at) = (event_id.as_uuid(), event.recorded_at);
             match change {
-                InventoryEvent::Initialized { sections, .. } => {
+                InventoryEvent::Initialized { sections, .. } | InventoryEvent::Redefined { sections } => {
+                    // A draft's new sections replace its old ones (none of which held anything).
+                    for table in ["section_availability", "seat_status"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE event_id = $1"))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     // Live feeds on every instance learn of the change when this transaction
                     // commits (the other changes notify inside their own statement).
                     sqlx::query("SELECT pg_notify($1, $2)")

@@ -84,6 +84,25 @@ impl Projector for Catalogue {
                     .execute(&mut *tx)
                     .await?;
                 }
+                EventChanged::Revised { name, date, category, venue, sections, at } => {
+                    let sections: Vec<CatalogueSection> = sections.iter().map(CatalogueSection::of).collect();
+                    sqlx::query(
+                        "UPDATE events_catalogue SET name = $2, starts_at = $3, category = $4, venue_name = $5,
+                                venue_city = $6, venue_country = $7, sections = $8, updated_at = $9
+                         WHERE event_id = $1",
+                    )
+                    .bind(id)
+                    .bind(name.as_str())
+                    .bind(date.starts_at())
+                    .bind(category.as_str())
+                    .bind(&venue.name)
+                    .bind(&venue.city)
+                    .bind(&venue.country)
+                    .bind(sqlx::types::Json(sections))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 EventChanged::Published { at } => {
                     sqlx::query("UPDATE events_catalogue SET status = 'published', published = true, updated_at = $2 WHERE event_id = $1")
                         .bind(id)
@@ -134,15 +153,24 @@ pub struct CatalogueEntry {
     /// Seats still available in all sections (unknown until the availability model has it).
     pub seats_available: Option<i32>,
     pub seats_total: Option<i32>,
+    /// Tickets sold and kept, and revenue net of refunds (none until something sold).
+    pub tickets_sold: Option<i64>,
+    pub revenue_cents: Option<i64>,
 }
 
 const COLUMNS: &str = "c.event_id, c.name, c.starts_at, c.category, c.venue_name, c.venue_city, c.venue_country, \
-     c.status, c.published, c.sections, c.created_at, a.available AS seats_available, a.total AS seats_total";
+     c.status, c.published, c.sections, c.created_at, a.available AS seats_available, a.total AS seats_total, \
+     s.tickets_sold, s.revenue_cents";
 
-/// The seats left of every section together, from the availability read model.
+/// The seats left of every section together (the availability read model), and what sold
+/// (the sales read model: tickets, and revenue net of refunds).
 const WITH_AVAILABILITY: &str = "events_catalogue c LEFT JOIN LATERAL (
          SELECT sum(available)::int AS available, sum(total_capacity)::int AS total
-         FROM section_availability s WHERE s.event_id = c.event_id) a ON true";
+         FROM section_availability sa WHERE sa.event_id = c.event_id) a ON true
+     LEFT JOIN LATERAL (
+         SELECT sum(tickets_sold - tickets_refunded)::bigint AS tickets_sold,
+                sum(revenue_cents - refunds_cents)::bigint AS revenue_cents
+         FROM sales_by_tier st WHERE st.event_id = c.event_id) s ON true";
 
 /// Which events a list shows.
 #[derive(Debug, Clone, Default)]

@@ -115,6 +115,7 @@ impl Stored for Event {
             EventChanged::SalesClosed { .. } => "EventSalesClosed",
             EventChanged::Cancelled { .. } => "EventCancelled",
             EventChanged::Completed { .. } => "EventCompleted",
+            EventChanged::Revised { .. } => "EventRevised",
         }
     }
 }
@@ -147,6 +148,7 @@ impl Stored for Inventory {
             InventoryEvent::SeatsReleased { .. } => "SeatsReleased",
             InventoryEvent::SoldSeatsReturned { .. } => "SoldSeatsReturned",
             InventoryEvent::ReservationVoided { .. } => "ReservationVoided",
+            InventoryEvent::Redefined { .. } => "InventoryRedefined",
         }
     }
 }

@@ -137,3 +137,62 @@ async fn bad_requests_get_our_error_format_and_a_4xx() {
     let page = app.get_until("/api/events", |b| b["total"] == 1 && b["events"][0]["status"] == "sales_open").await;
     assert_eq!(page["events"][0]["name"], "Derby");
 }
+
+/// An organiser edits a draft (sections included); once published it can no longer be edited.
+#[tokio::test]
+async fn a_draft_can_be_edited_until_it_is_published() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(crate::support::ADMIN_EMAIL).await;
+    let date = (Utc::now() + chrono::Duration::days(40)).to_rfc3339();
+    let draft = json!({
+        "name": "Draft Night", "date": date, "venue": { "name": "Hall" },
+        "sections": [{ "name": "Floor", "capacity": 10, "seating": "general", "base_price_cents": 1_000 }]
+    });
+    let created: Value = app.post_json("/api/events", Some(&admin), &draft).await.json().await.unwrap();
+    let id = created["event_id"].as_str().unwrap().to_owned();
+    let put = |body: Value| {
+        let (app, admin, id) = (&app, &admin, &id);
+        async move {
+            app.client
+                .put(format!("{}/api/events/{id}", app.address))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let edited = json!({
+        "name": "Final Night", "date": date, "category": "theatre", "venue": { "name": "Big Hall", "city": "Ghent" },
+        "sections": [
+            { "name": "Stalls", "capacity": 40, "seating": "general", "base_price_cents": 3_000 },
+            { "name": "Circle", "capacity": 6, "seating": "numbered", "rows": 2, "seats_per_row": 3, "base_price_cents": 5_000 }
+        ]
+    });
+    let answer = put(edited.clone()).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!((answer["name"].as_str(), answer["sections"].as_array().unwrap().len()), (Some("Final Night"), 2));
+    // Wrong input is refused on its field.
+    let (status, error) =
+        error_of(put(json!({ "name": "", "date": date, "venue": { "name": "H" }, "sections": [] })).await).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("VALIDATION_FAILED")));
+    // The read models follow: the new sections, seats and all.
+    for step in ["publish", "sales/open"] {
+        assert_eq!(
+            app.post_json(&format!("/api/events/{id}/{step}"), Some(&admin), &json!({})).await.status(),
+            StatusCode::OK
+        );
+    }
+    let availability =
+        app.get_until(&format!("/api/events/{id}/availability"), |b| b["sections"]["Circle"].is_object()).await;
+    assert!(availability["sections"].get("Floor").is_none(), "{availability}");
+    assert_eq!(availability["sections"]["Stalls"]["total_capacity"], 40);
+    let circle = app.get(&format!("/api/events/{id}/sections/Circle")).await.json::<Value>().await.unwrap();
+    assert_eq!(circle["seats"].as_array().unwrap().len(), 6);
+    let public: Value = app.get_until(&format!("/api/events/{id}"), |b| b["name"] == "Final Night").await;
+    assert_eq!(public["venue"]["city"], "Ghent");
+    // Published: no more edits.
+    let (status, error) = error_of(put(edited).await).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_STATE_TRANSITION")));
+}

@@ -169,6 +169,15 @@ fn table(f: &Fixture) -> Vec<Row> {
             [401, 403, 403, 400],
         ),
         (Method::GET, "/api/events/{id}", format!("/api/events/{e}"), None, [A, A, A, A]),
+        // Editing needs a draft: the on-sale event is refused after the admin check.
+        (
+            Method::PUT,
+            "/api/events/{id}",
+            format!("/api/events/{e}"),
+            Some(json!({ "name": "x", "date": "2030-01-01T00:00:00Z", "venue": { "name": "H" },
+                         "sections": [{ "name": "F", "capacity": 1, "seating": "general", "base_price_cents": 100 }] })),
+            [401, 403, 403, 422],
+        ),
         (Method::GET, "/api/events/{id}", format!("/api/events/{d}"), None, [404, 404, 404, A]),
         (Method::POST, "/api/events/{id}/publish", format!("/api/events/{e}/publish"), None, [401, 403, 403, 422]),
         (

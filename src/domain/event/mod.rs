@@ -69,12 +69,21 @@ pub struct NewEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventCommand {
-    Create { event_id: EventId, event: NewEvent },
+    Create {
+        event_id: EventId,
+        event: NewEvent,
+    },
     Publish,
     OpenSales,
     CloseSales,
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
     Complete,
+    /// Change a draft: anything, sections included (nothing has been sold).
+    Revise {
+        event: NewEvent,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +111,15 @@ pub enum EventChanged {
         at: Timestamp,
     },
     Completed {
+        at: Timestamp,
+    },
+    /// A draft's new definition.
+    Revised {
+        name: EventName,
+        date: EventDate,
+        category: Category,
+        venue: Venue,
+        sections: Vec<SectionSpec>,
         at: Timestamp,
     },
 }
@@ -141,6 +159,22 @@ impl Event {
     }
 
     fn create(event_id: EventId, new: &NewEvent, now: Timestamp) -> Result<Decision<EventChanged>, DomainError> {
+        let date = Self::check(new, now)?;
+        let layouts = new.sections.iter().map(|s| (s.name.clone(), s.layout)).collect();
+        Ok(Decision::event(EventChanged::Created {
+            event_id,
+            name: new.name.clone(),
+            date,
+            category: new.category,
+            venue: new.venue.clone(),
+            sections: new.sections.clone(),
+            at: now,
+        })
+        .with(Effect::Send(Command::Inventory(event_id, InventoryCommand::Initialize { event_id, sections: layouts }))))
+    }
+
+    /// The rules a definition must follow; its date if it does.
+    fn check(new: &NewEvent, now: Timestamp) -> Result<EventDate, DomainError> {
         let date = EventDate::in_future(new.date, now)?;
         if new.sections.is_empty() {
             return Err(DomainError::validation("sections", "at least one section is required"));
@@ -165,17 +199,7 @@ impl Event {
                 format!("an event holds at most {MAX_EVENT_CAPACITY} seats in all"),
             ));
         }
-        let layouts = new.sections.iter().map(|s| (s.name.clone(), s.layout)).collect();
-        Ok(Decision::event(EventChanged::Created {
-            event_id,
-            name: new.name.clone(),
-            date,
-            category: new.category,
-            venue: new.venue.clone(),
-            sections: new.sections.clone(),
-            at: now,
-        })
-        .with(Effect::Send(Command::Inventory(event_id, InventoryCommand::Initialize { event_id, sections: layouts }))))
+        Ok(date)
     }
 }
 
@@ -235,6 +259,22 @@ impl Aggregate for Event {
                 }
                 other => Err(refuse(other, "cancel")),
             },
+            EventCommand::Revise { event } => match status {
+                S::Draft => {
+                    let date = Self::check(event, now)?;
+                    let layouts = event.sections.iter().map(|s| (s.name.clone(), s.layout)).collect();
+                    Ok(Decision::event(EventChanged::Revised {
+                        name: event.name.clone(),
+                        date,
+                        category: event.category,
+                        venue: event.venue.clone(),
+                        sections: event.sections.clone(),
+                        at: now,
+                    })
+                    .with(to_inventory(InventoryCommand::Redefine { sections: layouts })))
+                }
+                other => Err(refuse(other, "edit")),
+            },
             EventCommand::Complete => match status {
                 S::Published | S::SalesOpen | S::SalesClosed if !started => {
                     Err(DomainError::InvalidStateTransition { from: "not yet started", action: "complete" })
@@ -276,6 +316,13 @@ impl Aggregate for Event {
                 details.cancellation_reason = Some(reason.clone());
             }
             EventChanged::Completed { .. } => details.status = EventStatus::Completed,
+            EventChanged::Revised { name, date, category, venue, sections, .. } => {
+                details.name = name.clone();
+                details.date = *date;
+                details.category = *category;
+                details.venue = venue.clone();
+                details.sections = sections.clone();
+            }
         }
     }
 }

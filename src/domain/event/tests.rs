@@ -217,3 +217,37 @@ fn events_before_creation_are_ignored_by_apply() {
     state.apply(&EventChanged::Published { at: now() });
     assert_eq!(state, Event::default());
 }
+
+// ---- editing a draft ----
+
+#[test]
+fn a_draft_can_be_edited_sections_included_and_the_inventory_is_told() {
+    let mut revised = new_event(days(90));
+    revised.sections.truncate(1);
+    revised.sections[0].layout = SectionLayout::parse("general", 250, None, None).unwrap();
+    let then = given::<Event>(&history(EventStatus::Draft, days(60)))
+        .when(&EventCommand::Revise { event: revised.clone() }, now());
+    then.then_effects(&[send(Command::Inventory(
+        event_id(),
+        InventoryCommand::Redefine { sections: vec![(floor(), revised.sections[0].layout)] },
+    ))]);
+    let state = then.state_after();
+    let details = state.details().unwrap();
+    assert_eq!((details.sections.len(), details.section("Floor").unwrap().layout.capacity()), (1, 250));
+    assert_eq!(details.status, EventStatus::Draft);
+    // The same rules as creating it.
+    let mut empty = new_event(days(90));
+    empty.sections.clear();
+    given::<Event>(&history(EventStatus::Draft, days(60)))
+        .when(&EventCommand::Revise { event: empty }, now())
+        .then_error_code("VALIDATION_FAILED");
+}
+
+#[test]
+fn only_drafts_can_be_edited() {
+    for status in ALL.into_iter().filter(|s| *s != EventStatus::Draft) {
+        given::<Event>(&history(status, days(60)))
+            .when(&EventCommand::Revise { event: new_event(days(90)) }, now())
+            .then_error_code("INVALID_STATE_TRANSITION");
+    }
+}

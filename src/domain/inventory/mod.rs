@@ -138,6 +138,10 @@ pub enum InventoryCommand {
     ReturnSold {
         reservation_id: ReservationId,
     },
+    /// The event's sections changed while it was a draft (nothing held, nothing sold).
+    Redefine {
+        sections: Vec<(SectionName, SectionLayout)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +176,10 @@ pub enum InventoryEvent {
     /// A release arrived before any seats were held: remembered so a late request gets none.
     ReservationVoided {
         reservation_id: ReservationId,
+    },
+    /// New sections, replacing the old ones (a draft's).
+    Redefined {
+        sections: Vec<(SectionName, SectionLayout)>,
     },
 }
 
@@ -540,6 +548,20 @@ impl Aggregate for Inventory {
                 Some(HoldStatus::Sold) => return Err(hold_refusal(HoldStatus::Sold, "release")),
                 None => Decision::event(E::ReservationVoided { reservation_id: *reservation_id }),
             },
+            C::Redefine { sections } => {
+                if !self.holds.is_empty() || self.sales != SalesState::Closed || self.sales_seq > 0 {
+                    return Err(DomainError::InvalidStateTransition { from: "on sale", action: "redefine sections" });
+                }
+                let current: Vec<(SectionName, SectionLayout)> =
+                    self.sections.iter().map(|(name, s)| (name.clone(), s.layout)).collect();
+                let mut wanted = sections.clone();
+                wanted.sort_by(|a, b| a.0.cmp(&b.0));
+                if wanted == current {
+                    Decision::nothing()
+                } else {
+                    Decision::event(E::Redefined { sections: sections.clone() })
+                }
+            }
             C::ReturnSold { reservation_id } => match hold(reservation_id) {
                 // Held: the refund overtook the confirmation of the sale; the seats go back all the same.
                 Some(HoldStatus::Sold | HoldStatus::Held) => {
@@ -557,6 +579,10 @@ impl Aggregate for Inventory {
         match event {
             E::Initialized { event_id, sections } => {
                 self.event_id = Some(*event_id);
+                self.sections =
+                    sections.iter().map(|(name, layout)| (name.clone(), SectionInventory::new(*layout))).collect();
+            }
+            E::Redefined { sections } => {
                 self.sections =
                     sections.iter().map(|(name, layout)| (name.clone(), SectionInventory::new(*layout))).collect();
             }

@@ -409,3 +409,20 @@ fn paid_released_and_returned_seats_no_longer_count_against_the_limit() {
     );
     assert_eq!(checked(&returned).held_by(alice()), 4);
 }
+
+// ---- a draft's sections redefined ----
+
+#[test]
+fn sections_are_redefined_only_while_nothing_was_ever_on_sale() {
+    let new_floor = vec![(floor(), SectionLayout::parse("general", 3, None, None).unwrap())];
+    let then = given::<Inventory>(&[inventory_initialized()])
+        .when(&InventoryCommand::Redefine { sections: new_floor.clone() }, now());
+    then.then_events(&[InventoryEvent::Redefined { sections: new_floor.clone() }]);
+    let state = then.state_after();
+    assert_eq!(state.sections().count(), 1);
+    assert_eq!(state.section("Floor").unwrap().capacity(), 3);
+    // Once sales opened, never (seats may be held or sold).
+    given::<Inventory>(&open())
+        .when(&InventoryCommand::Redefine { sections: new_floor }, now())
+        .then_error_code("INVALID_STATE_TRANSITION");
+}
