@@ -317,11 +317,11 @@ impl Aggregate for Event {
             }
             EventChanged::Completed { .. } => details.status = EventStatus::Completed,
             EventChanged::Revised { name, date, category, venue, sections, .. } => {
-                details.name = name.clone();
+                details.name.clone_from(name);
                 details.date = *date;
                 details.category = *category;
-                details.venue = venue.clone();
-                details.sections = sections.clone();
+                details.venue.clone_from(venue);
+                details.sections.clone_from(sections);
             }
         }
     }
