@@ -1,15 +1,5 @@
-// The catalogue's search, filters and status badges, as plain functions over API events.
+// The catalogue's filters (kept in the URL, applied by the server) and status badges.
 import { endOfLocalDay, startOfLocalDay } from './time';
-
-export interface CatalogueEvent {
-  event_id: string;
-  name: string;
-  date: string;
-  category: string;
-  status: string;
-  venue: { name: string; city?: string | null; country?: string | null };
-  sections: ReadonlyArray<{ name: string; current_price_cents: number; capacity: number }>;
-}
 
 export interface Filters {
   q: string;
@@ -25,8 +15,8 @@ export const PAGE_SIZE = 12;
 
 export const EMPTY_FILTERS: Filters = { q: '', category: '', city: '', from: '', to: '', page: 1 };
 
-/** Statuses a buyer sees in the catalogue (drafts never reach them; finished events are past). */
-const LISTED = new Set(['published', 'sales_open', 'sales_closed', 'cancelled']);
+/** The categories the API knows (GET /api/events?category=). */
+export const CATEGORIES = ['concert', 'sports', 'conference', 'theatre', 'festival', 'other'] as const;
 
 export function filtersFromSearch(params: URLSearchParams): Filters {
   const page = Number(params.get('page') ?? '1');
@@ -51,50 +41,37 @@ export function filtersToSearch(filters: Filters): string {
   return s ? `?${s}` : '';
 }
 
-const fold = (s: string) =>
-  s
-    .normalize('NFD')
-    .replace(/\p{Diacritic}/gu, '')
-    .toLowerCase()
-    .trim();
-
-/** Upcoming listed events matching the filters, soonest first. */
-export function filterEvents<E extends CatalogueEvent>(events: ReadonlyArray<E>, filters: Filters, nowMs: number): E[] {
-  const q = fold(filters.q);
-  const city = fold(filters.city);
-  const from = filters.from ? startOfLocalDay(filters.from) : -Infinity;
-  const to = filters.to ? endOfLocalDay(filters.to) : Infinity;
-  return events
-    .filter((e) => {
-      const at = Date.parse(e.date);
-      if (!LISTED.has(e.status) || at < nowMs) return false;
-      if (at < from || at >= to) return false;
-      if (filters.category && e.category !== filters.category) return false;
-      if (city && fold(e.venue.city ?? '') !== city) return false;
-      if (q) {
-        const haystack = fold([e.name, e.venue.name, e.venue.city ?? '', e.category].join(' '));
-        if (!q.split(/\s+/).every((word) => haystack.includes(word))) return false;
-      }
-      return true;
-    })
-    .sort((a, b) => Date.parse(a.date) - Date.parse(b.date));
+/** The query of GET /api/events for the filters: upcoming only (from = now at the earliest). */
+export interface CatalogueQuery {
+  q?: string;
+  category?: string;
+  city?: string;
+  from: string;
+  to?: string;
+  page: number;
+  per_page: number;
 }
 
-/** One page of a list, and how many pages there are. */
-export function paginate<T>(items: ReadonlyArray<T>, page: number, size: number = PAGE_SIZE): { items: T[]; pages: number; page: number } {
-  const pages = Math.max(1, Math.ceil(items.length / size));
-  const current = Math.min(Math.max(1, page), pages);
-  return { items: items.slice((current - 1) * size, current * size), pages, page: current };
+const isDay = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
+
+export function catalogueQuery(filters: Filters, nowMs: number, perPage: number = PAGE_SIZE): CatalogueQuery {
+  const query: CatalogueQuery = {
+    from: new Date(Math.max(nowMs, isDay(filters.from) ? startOfLocalDay(filters.from) : -Infinity)).toISOString(),
+    page: Math.min(filters.page, 10_000),
+    per_page: perPage,
+  };
+  const q = filters.q.trim().slice(0, 200);
+  if (q) query.q = q;
+  if ((CATEGORIES as readonly string[]).includes(filters.category)) query.category = filters.category;
+  const city = filters.city.trim().slice(0, 100);
+  if (city) query.city = city;
+  if (isDay(filters.to)) query.to = new Date(endOfLocalDay(filters.to)).toISOString();
+  return query;
 }
 
-/** The distinct values of a field, sorted, for a filter's options. */
-export function optionsOf(events: ReadonlyArray<CatalogueEvent>, pick: (e: CatalogueEvent) => string | null | undefined): string[] {
-  const values = new Set<string>();
-  for (const e of events) {
-    const v = pick(e);
-    if (v) values.add(v);
-  }
-  return [...values].sort((a, b) => a.localeCompare(b));
+/** How many pages a list of `total` items has (at least one). */
+export function pageCount(total: number, size: number = PAGE_SIZE): number {
+  return Math.max(1, Math.ceil(total / size));
 }
 
 export type Badge = 'on_sale' | 'few_left' | 'sold_out' | 'cancelled' | 'coming_soon' | 'sales_closed' | 'past';
@@ -114,22 +91,29 @@ export interface Counts {
   total_capacity: number;
 }
 
-/** "Few left" once a tenth or less remains (and at most 20 seats). */
+/** "Few left" once 10 seats or fewer, or a tenth of the capacity or less, remain. */
 export function isFewLeft(available: number, capacity: number): boolean {
-  return available > 0 && available <= Math.max(1, Math.min(20, Math.ceil(capacity / 10)));
+  return available > 0 && (available <= 10 || available * 10 <= capacity);
 }
 
-/** The badge an event shows, given its status and (if known) its live counts. */
-export function eventBadge(status: string, counts?: ReadonlyArray<Counts> | null): Badge {
+/** Counts of several sections added up (the event page's live counts). */
+export function totalCounts(counts: ReadonlyArray<Counts>): Counts | null {
+  if (counts.length === 0) return null;
+  return {
+    available: counts.reduce((n, c) => n + c.available, 0),
+    total_capacity: counts.reduce((n, c) => n + c.total_capacity, 0),
+  };
+}
+
+/** The badge an event shows, given its status and (if known) the seats left (its `availability`). */
+export function eventBadge(status: string, left?: Counts | null): Badge {
   if (status === 'cancelled') return 'cancelled';
   if (status === 'completed') return 'past';
   if (status === 'published' || status === 'draft') return 'coming_soon';
   if (status === 'sales_closed') return 'sales_closed';
-  if (counts && counts.length > 0) {
-    const available = counts.reduce((n, c) => n + c.available, 0);
-    const capacity = counts.reduce((n, c) => n + c.total_capacity, 0);
-    if (available === 0) return 'sold_out';
-    if (isFewLeft(available, capacity)) return 'few_left';
+  if (left) {
+    if (left.available <= 0) return 'sold_out';
+    if (isFewLeft(left.available, left.total_capacity)) return 'few_left';
   }
   return 'on_sale';
 }

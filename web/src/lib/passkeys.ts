@@ -35,13 +35,8 @@ export async function signInWithPasskey(autofill = false, email?: string): Promi
 /** Adds a passkey to the signed-in account. */
 export async function addPasskey(): Promise<void> {
   const options = await run(api.POST('/api/auth/passkey/register/begin', {}));
-  const optionsJSON = publicKey<PublicKeyCredentialCreationOptionsJSON>(options);
-  // Ask for a discoverable credential where the authenticator can make one: it is what lets a
-  // buyer sign in without typing an email, and what the browser offers in autofill.
-  const selection = optionsJSON.authenticatorSelection ?? {};
-  if (selection.residentKey !== 'required') {
-    optionsJSON.authenticatorSelection = { ...selection, residentKey: 'preferred', requireResidentKey: false };
-  }
-  const credential = await startRegistration({ optionsJSON });
+  // The server asks for a discoverable credential (residentKey preferred): what lets a buyer sign
+  // in without typing an email, and what the browser offers in autofill.
+  const credential = await startRegistration({ optionsJSON: publicKey<PublicKeyCredentialCreationOptionsJSON>(options) });
   await run(api.POST('/api/auth/passkey/register/complete', { body: credential as unknown as WebAuthnJson }));
 }

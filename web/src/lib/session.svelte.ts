@@ -14,8 +14,16 @@ class Session {
   /** The server could not tell (unreachable): pages still work for signed-out browsing. */
   error = $state<ApiError | null>(null);
 
+  #first: Promise<void> | null = null;
+
   get signedIn(): boolean {
     return this.user !== null;
+  }
+
+  /** The first answer about who this is (asked once; pages that need it before rendering wait). */
+  ensure(): Promise<void> {
+    this.#first ??= this.refresh();
+    return this.#first;
   }
 
   /** Asks the server who this is (once at start; again after a sign-in or sign-out). */

@@ -1,6 +1,11 @@
-import { listAllEvents } from '$lib/api/requests';
+import { listEvents } from '$lib/api/requests';
+import { catalogueQuery, filtersFromSearch } from '$lib/catalogue';
+import { serverClock } from '$lib/time';
 import type { PageLoad } from './$types';
 
-// The filters live in the URL and are applied in the page (the API lists events by status
-// only), so changing a filter does not read the catalogue again.
-export const load: PageLoad = () => ({ events: listAllEvents() });
+// The filters live in the URL; the server filters and pages (upcoming only: from = now).
+export const load: PageLoad = ({ url }) => {
+  const filters = filtersFromSearch(url.searchParams);
+  const query = () => listEvents(catalogueQuery(filters, serverClock.now()));
+  return { filters, events: query(), query };
+};

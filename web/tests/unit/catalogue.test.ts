@@ -1,50 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import {
+  catalogueQuery,
   eventBadge,
-  filterEvents,
   filtersFromSearch,
   filtersToSearch,
   isFewLeft,
-  paginate,
+  pageCount,
   sectionBadge,
+  totalCounts,
   EMPTY_FILTERS,
-  type CatalogueEvent,
 } from '../../src/lib/catalogue';
+import { endOfLocalDay, startOfLocalDay } from '../../src/lib/time';
 
-const now = Date.parse('2030-01-01T00:00:00Z');
-const ev = (over: Partial<CatalogueEvent> & { name: string; date: string }): CatalogueEvent => ({
-  event_id: over.name,
-  category: 'concert',
-  status: 'sales_open',
-  venue: { name: 'Hall', city: 'Paris' },
-  sections: [],
-  ...over,
-});
+const now = Date.parse('2030-01-01T12:00:00Z');
 
-const events = [
-  ev({ name: 'Späte Jazz Night', date: '2030-02-10T20:00:00Z', venue: { name: 'Blue Note', city: 'Berlin' } }),
-  ev({ name: 'Rust Conf', date: '2030-01-15T09:00:00Z', category: 'conference' }),
-  ev({ name: 'Old show', date: '2029-12-01T20:00:00Z' }),
-  ev({ name: 'Draft', date: '2030-03-01T20:00:00Z', status: 'draft' }),
-  ev({ name: 'Cancelled gig', date: '2030-03-02T20:00:00Z', status: 'cancelled' }),
-];
-
-describe('filterEvents', () => {
-  it('lists upcoming public events, soonest first', () => {
-    expect(filterEvents(events, EMPTY_FILTERS, now).map((e) => e.name)).toEqual(['Rust Conf', 'Späte Jazz Night', 'Cancelled gig']);
+describe('catalogueQuery', () => {
+  it('asks for upcoming events only, a page of 12', () => {
+    expect(catalogueQuery(EMPTY_FILTERS, now)).toEqual({ from: '2030-01-01T12:00:00.000Z', page: 1, per_page: 12 });
   });
 
-  it('searches names, venues and cities, ignoring case and accents', () => {
-    expect(filterEvents(events, { ...EMPTY_FILTERS, q: 'spate jazz' }, now).map((e) => e.name)).toEqual(['Späte Jazz Night']);
-    expect(filterEvents(events, { ...EMPTY_FILTERS, q: 'blue' }, now).map((e) => e.name)).toEqual(['Späte Jazz Night']);
+  it('passes the filters the server applies', () => {
+    const query = catalogueQuery({ q: '  jazz  night ', category: 'concert', city: ' Paris ', from: '2030-02-01', to: '2030-02-28', page: 3 }, now);
+    expect(query).toEqual({
+      q: 'jazz  night',
+      category: 'concert',
+      city: 'Paris',
+      from: new Date(startOfLocalDay('2030-02-01')).toISOString(),
+      to: new Date(endOfLocalDay('2030-02-28')).toISOString(),
+      page: 3,
+      per_page: 12,
+    });
   });
 
-  it('filters by category, city and date range', () => {
-    expect(filterEvents(events, { ...EMPTY_FILTERS, category: 'conference' }, now).map((e) => e.name)).toEqual(['Rust Conf']);
-    expect(filterEvents(events, { ...EMPTY_FILTERS, city: 'berlin' }, now).map((e) => e.name)).toEqual(['Späte Jazz Night']);
-    expect(filterEvents(events, { ...EMPTY_FILTERS, from: '2030-02-01', to: '2030-02-28' }, now).map((e) => e.name)).toEqual([
-      'Späte Jazz Night',
-    ]);
+  it('never starts in the past and drops what the server would refuse', () => {
+    const query = catalogueQuery({ ...EMPTY_FILTERS, from: '2020-01-01', to: 'soon', category: 'knitting', page: 99_999 }, now);
+    expect(query.from).toBe('2030-01-01T12:00:00.000Z');
+    expect(query.to).toBeUndefined();
+    expect(query.category).toBeUndefined();
+    expect(query.page).toBe(10_000);
   });
 });
 
@@ -57,37 +50,41 @@ describe('filters in the URL', () => {
     expect(filtersToSearch(EMPTY_FILTERS)).toBe('');
     expect(filtersFromSearch(new URLSearchParams('page=-3')).page).toBe(1);
   });
-});
 
-describe('paginate', () => {
-  it('slices pages and clamps the page number', () => {
-    const items = Array.from({ length: 25 }, (_, i) => i);
-    expect(paginate(items, 1, 12)).toMatchObject({ pages: 3, page: 1, items: items.slice(0, 12) });
-    expect(paginate(items, 3, 12).items).toEqual([24]);
-    expect(paginate(items, 9, 12).page).toBe(3);
-    expect(paginate([], 1, 12)).toEqual({ items: [], pages: 1, page: 1 });
+  it('counts pages', () => {
+    expect(pageCount(0)).toBe(1);
+    expect(pageCount(12)).toBe(1);
+    expect(pageCount(13)).toBe(2);
   });
 });
 
 describe('badges', () => {
   it('shows the event’s state first, then what is left', () => {
-    expect(eventBadge('cancelled', [{ available: 10, total_capacity: 10 }])).toBe('cancelled');
+    expect(eventBadge('cancelled', { available: 10, total_capacity: 10 })).toBe('cancelled');
     expect(eventBadge('published')).toBe('coming_soon');
     expect(eventBadge('sales_closed')).toBe('sales_closed');
+    expect(eventBadge('completed')).toBe('past');
     expect(eventBadge('sales_open')).toBe('on_sale');
-    expect(eventBadge('sales_open', [{ available: 0, total_capacity: 100 }, { available: 0, total_capacity: 50 }])).toBe('sold_out');
-    expect(eventBadge('sales_open', [{ available: 5, total_capacity: 100 }, { available: 0, total_capacity: 50 }])).toBe('few_left');
-    expect(eventBadge('sales_open', [{ available: 80, total_capacity: 100 }])).toBe('on_sale');
+    expect(eventBadge('sales_open', null)).toBe('on_sale');
+    expect(eventBadge('sales_open', { available: 0, total_capacity: 150 })).toBe('sold_out');
+    expect(eventBadge('sales_open', { available: 5, total_capacity: 150 })).toBe('few_left');
+    expect(eventBadge('sales_open', { available: 80, total_capacity: 100 })).toBe('on_sale');
   });
 
-  it('calls few left at a tenth (at most 20)', () => {
-    expect(isFewLeft(10, 100)).toBe(true);
+  it('calls few left at 10 seats or a tenth of the capacity', () => {
+    expect(isFewLeft(10, 10_000)).toBe(true);
     expect(isFewLeft(11, 100)).toBe(false);
-    expect(isFewLeft(20, 1000)).toBe(true);
-    expect(isFewLeft(21, 1000)).toBe(false);
+    expect(isFewLeft(100, 1000)).toBe(true);
+    expect(isFewLeft(101, 1000)).toBe(false);
     expect(isFewLeft(1, 4)).toBe(true);
     expect(isFewLeft(0, 4)).toBe(false);
     expect(sectionBadge({ available: 0, total_capacity: 4 })).toBe('sold_out');
+    expect(sectionBadge({ available: 12, total_capacity: 40 })).toBeNull();
     expect(sectionBadge(undefined)).toBeNull();
+  });
+
+  it('adds sections up', () => {
+    expect(totalCounts([])).toBeNull();
+    expect(totalCounts([{ available: 1, total_capacity: 4 }, { available: 3, total_capacity: 6 }])).toEqual({ available: 4, total_capacity: 10 });
   });
 });

@@ -1,12 +1,13 @@
 // The reads pages start from their +page.ts (and re-read after a change).
 import { api, run, type Schemas } from './client';
+import type { paths } from './schema';
 
 export type Event = Schemas['Event'];
 export type EventSection = Schemas['EventSection'];
 export type SectionDetail = Schemas['SectionDetail'];
 export type Reservation = Schemas['Reservation'];
 export type ReservationRow = Schemas['ReservationRow'];
-export type Ticket = Schemas['TicketRow'];
+export type Ticket = Schemas['OwnedTicket'];
 export type HistoryEntry = Schemas['HistoryEntry'];
 export type Payment = Schemas['Payment'];
 export type Purchase = Schemas['Purchase'];
@@ -23,12 +24,12 @@ async function allPages<T>(read: (page: number) => Promise<{ items: T[]; total: 
   return items;
 }
 
-/** The whole public catalogue (pages of 100), for searching and filtering in the browser. */
-export function listAllEvents(): Promise<Event[]> {
-  return allPages(async (page) => {
-    const answer = await run(api.GET('/api/events', { params: { query: { page, per_page: 100 } } }));
-    return { items: answer.events, total: answer.total };
-  });
+export type EventQuery = NonNullable<paths['/api/events']['get']['parameters']['query']>;
+export type EventPage = Schemas['EventPage'];
+
+/** One page of the catalogue, filtered by the server (admins also see drafts). */
+export function listEvents(query: EventQuery): Promise<EventPage> {
+  return run(api.GET('/api/events', { params: { query } }));
 }
 
 const eventCache = new Map<string, Promise<Event>>();

@@ -404,7 +404,7 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_api_events_id"];
-        put?: never;
+        put: operations["put_api_events_id"];
         post?: never;
         delete?: never;
         options?: never;
@@ -893,6 +893,7 @@ export interface components {
             /** Format: uuid */
             event_id: string;
             name: string;
+            sales?: null | components["schemas"]["SalesSummary"];
             sections: components["schemas"]["EventSection"][];
             /** @description `draft`, `published`, `sales_open`, `sales_closed`, `cancelled` or `completed`. */
             status: string;
@@ -1289,6 +1290,18 @@ export interface components {
             /** Format: int64 */
             revenue_cents: number;
             /** Format: int64 */
+            tickets_sold: number;
+        };
+        SalesSummary: {
+            /**
+             * Format: int64
+             * @description Net of refunds.
+             */
+            revenue_cents: number;
+            /**
+             * Format: int64
+             * @description Tickets sold and not refunded.
+             */
             tickets_sold: number;
         };
         SeatsLeft: {
@@ -3268,6 +3281,96 @@ export interface operations {
             };
             /** @description EVENT_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL: a bug (logged with the request id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description DEPENDENCY_UNAVAILABLE: a store is down; nothing was changed, retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_api_events_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Event id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEvent"];
+            };
+        };
+        responses: {
+            /** @description The draft as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description INVALID_REQUEST or VALIDATION_FAILED: malformed or invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHENTICATED: missing, invalid, expired or logged-out session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN: admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description EVENT_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INVALID_STATE_TRANSITION: only drafts can be edited */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ import { expect, type APIRequestContext, type BrowserContext } from '@playwright
 import { newestMail, signInToken } from './mailbox';
 
 export const ADMIN_EMAIL = 'admin@e2e.test';
+export const STAFF_EMAIL = 'door@e2e.test';
 
 export function uniqueEmail(who: string): string {
   return `${who}-${randomUUID().slice(0, 8)}@e2e.test`;
@@ -54,7 +55,14 @@ export class ApiSession {
   }
 
   async post<T>(path: string, data?: unknown, expectedStatus?: number): Promise<T> {
-    const response = await this.request.post(path, { headers: this.headers({ 'idempotency-key': randomUUID() }), data: data ?? {} });
+    // 503 means "nothing was changed, retry" (API contract): the same request, same key, again.
+    const key = randomUUID();
+    let response = await this.request.post(path, { headers: this.headers({ 'idempotency-key': key }), data: data ?? {} });
+    for (let attempt = 1; attempt < 4 && response.status() === 503; attempt += 1) {
+      console.warn(`POST ${path} answered 503 (${await response.text()}); retrying`);
+      await new Promise((done) => setTimeout(done, 500 * attempt));
+      response = await this.request.post(path, { headers: this.headers({ 'idempotency-key': key }), data: data ?? {} });
+    }
     if (expectedStatus) expect(response.status(), `POST ${path}: ${await response.text()}`).toBe(expectedStatus);
     else expect(response.status(), `POST ${path}: ${await response.text()}`).toBeLessThan(300);
     return (await response.json()) as T;
@@ -109,4 +117,12 @@ export async function signInContext(context: BrowserContext, baseURL: string, em
   const token = signInToken(await newestMail(email, since));
   const verified = await context.request.post(`${baseURL}/api/auth/magic-link/verify`, { data: { token }, headers: { origin: baseURL } });
   expect(verified.status(), await verified.text()).toBe(200);
+}
+
+/**
+ * Gives a browser context an API session as its cookie (the cookie holds the session token), so
+ * stories can open the console as the admin without another magic link (five an hour per address).
+ */
+export async function useSession(context: BrowserContext, baseURL: string, session: ApiSession): Promise<void> {
+  await context.addCookies([{ name: 'ticketing_session', value: session.token, url: baseURL, httpOnly: true, sameSite: 'Strict' }]);
 }

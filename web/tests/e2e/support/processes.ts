@@ -83,6 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     REDIS_URL: process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: redisPrefix,
     ADMIN_EMAILS: 'admin@e2e.test',
+    STAFF_EMAILS: 'door@e2e.test',
     SMTP_URL: options.smtpUrl,
     MAIL_OUTBOX_DIR: join(options.dir, `outbox-${options.name}`),
     RESERVATION_TTL_SECONDS: String(options.ttlSeconds),

@@ -1,0 +1,4 @@
+import { getEvent } from '$lib/api/requests';
+import type { PageLoad } from './$types';
+
+export const load: PageLoad = ({ params }) => ({ id: params.id, event: getEvent(params.id) });
