@@ -4,7 +4,8 @@
 
 pub mod queries;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::{Datelike, Timelike};
 use futures::future::BoxFuture;
@@ -16,11 +17,16 @@ use crate::domain::reservation::ReservationEvent;
 use crate::domain::values::Timestamp;
 use crate::projections::Projector;
 
-/// The ETL consumer. Refreshes the daily-sales view at most once a second.
+/// The ETL consumer. Refreshes the daily-sales view at most once a second, and once more at the
+/// end of that second if sales arrived meanwhile (the last sale of a burst must show too).
 #[derive(Debug, Default)]
 pub struct AnalyticsEtl {
-    last_refresh_ms: AtomicI64,
+    last_refresh_ms: Arc<AtomicI64>,
+    trailing_refresh_due: Arc<AtomicBool>,
 }
+
+/// The minimum time between two refreshes of `mv_daily_sales`.
+const REFRESH_EVERY_MS: i64 = 1_000;
 
 /// `YYYYMMDD` and `HHMMSS` keys of an instant (UTC).
 pub fn date_time_ids(at: Timestamp) -> (i32, i32) {
@@ -238,10 +244,24 @@ impl Projector for AnalyticsEtl {
         Box::pin(async move {
             let now = chrono::Utc::now().timestamp_millis();
             let last = self.last_refresh_ms.load(Ordering::Relaxed);
-            if now - last >= 1_000
+            if now - last >= REFRESH_EVERY_MS
                 && self.last_refresh_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
             {
-                refresh(pool).await?;
+                return refresh(pool).await;
+            }
+            // Refreshed moments ago, before this batch: once more when the second is up.
+            if !self.trailing_refresh_due.swap(true, Ordering::AcqRel) {
+                let wait = u64::try_from(REFRESH_EVERY_MS - (now - last)).unwrap_or(0);
+                let (pool, last_refresh, due) =
+                    (pool.clone(), self.last_refresh_ms.clone(), self.trailing_refresh_due.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    due.store(false, Ordering::Release);
+                    last_refresh.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+                    if let Err(e) = refresh(&pool).await {
+                        tracing::warn!(error = %e, "daily sales view not refreshed");
+                    }
+                });
             }
             Ok(())
         })

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AppState;
+use super::consistency;
 use super::error::{ApiError, ErrorBody, Json, Path, Query, Result};
 use super::paging::PageQuery;
 use super::session::AdminUser;
@@ -65,11 +66,14 @@ pub struct OrderPage {
         (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody)))]
 async fn orders(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<Uuid>,
     Query(query): Query<OrderQuery>,
 ) -> Result<Json<OrderPage>> {
     let page = PageQuery { page: query.page, per_page: query.per_page }.page()?;
+    // The admin who just refunded an order sees the refund in the list.
+    consistency::caught_up(&state, admin.id, consistency::RESERVATIONS).await?;
+    consistency::caught_up(&state, admin.id, consistency::PAYMENTS).await?;
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(s) if ReservationStatus::ALL.iter().any(|known| known.as_str() == s) => Some(s),

@@ -428,6 +428,7 @@ struct RefundBody {
 }
 
 #[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments", security(("session" = [])), params(("id" = Uuid, Path)), request_body = RefundBody,
+    description = "Part of an order keeps its tickets; a refund that returns everything captured undoes the order (reservation `refunded`, tickets void, seats back on sale).",
     responses((status = 200, body = PaymentView), (status = 400, description = "VALIDATION_FAILED: more than is left to refund", body = ErrorBody), (status = 403, description = "FORBIDDEN: admins only", body = ErrorBody),
         (status = 404, description = "PAYMENT_NOT_FOUND", body = ErrorBody)))]
 async fn refund(

@@ -111,6 +111,47 @@ async fn a_ticket_is_let_in_once_and_only_while_it_is_its_holders() {
     assert_eq!(sales["tickets_admitted"], 2);
 }
 
+/// An admin's partial refund is a gesture (the tickets still admit); refunding the rest undoes the
+/// order: the codes stop working and the seats go back on sale.
+#[tokio::test]
+async fn an_admin_refund_of_every_cent_voids_the_tickets_and_frees_the_seats() {
+    let app = staffed_app().await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let staff = app.sign_in(STAFF_EMAIL).await;
+    let event = app.open_event(&admin, 20).await;
+    let buyer = app.sign_in("fan@example.com").await;
+    let order = buy(&app, &buyer, &event, 2).await;
+    let tickets = codes(&app, &buyer, &order).await;
+    let reservation: Value = app.get_as(&buyer, &format!("/api/reservations/{order}")).await.json().await.unwrap();
+    let (payment, total) =
+        (reservation["payment_id"].as_str().unwrap().to_owned(), reservation["total_amount_cents"].as_u64().unwrap());
+    let refund = |amount: u64| {
+        let body = json!({ "amount_cents": amount, "reason": "goodwill" });
+        let (app, admin, path) = (&app, &admin, format!("/api/payments/{payment}/refund"));
+        async move { app.post_json(&path, Some(admin), &body).await }
+    };
+    assert_eq!(refund(total / 2).await.status(), StatusCode::OK);
+    // The organiser's order list shows it at once (read-your-writes, no polling).
+    let orders: Value = app
+        .get_as(&admin, &format!("/api/events/{event}/reservations?email=fan@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["orders"][0]["refunded_cents"].as_u64(), Some(total / 2), "{orders}");
+    assert_eq!(orders["orders"][0]["payment_status"], "partially_refunded", "{orders}");
+    assert_eq!(scan(&app, &staff, &event, &tickets[0].1).await["result"], "admitted", "half back: still a ticket");
+
+    assert_eq!(refund(total - total / 2).await.status(), StatusCode::OK);
+    let after: Value = app.get_as(&buyer, &format!("/api/reservations/{order}")).await.json().await.unwrap();
+    assert_eq!((after["status"].as_str(), after["refunded_cents"].as_u64()), (Some("refunded"), Some(total)));
+    let void = scan(&app, &staff, &event, &tickets[1].1).await;
+    assert_eq!((void["result"].as_str(), void["reason"].as_str()), (Some("invalid"), Some("refunded")));
+    let seats =
+        app.get_until(&format!("/api/events/{event}/availability"), |b| b["sections"]["Floor"]["sold"] == 0).await;
+    assert_eq!(seats["sections"]["Floor"]["available"], 20, "{seats}");
+}
+
 #[tokio::test]
 async fn fifty_scans_of_one_code_at_once_on_two_instances_admit_exactly_once() {
     let app = staffed_app().await;

@@ -431,3 +431,26 @@ async fn a_projector_killed_mid_batch_again_and_again_loses_nothing_and_counts_n
     }
     assert_same(&dump(&proj.pool, &tables).await, &expected);
 }
+
+/// Sales in quick succession: the daily view is refreshed at most once a second, and the sales of
+/// the rest of that second show once it is up, without waiting for another sale to come along.
+#[tokio::test]
+async fn the_last_sale_of_a_burst_reaches_the_daily_sales_view() {
+    let app = crate::support::spawn_app().await;
+    let admin = app.sign_in(crate::support::ADMIN_EMAIL).await;
+    let event = app.open_event(&admin, 20).await;
+    let buyer = app.sign_in("burst@example.com").await;
+    for quantity in [1, 2, 3] {
+        let body = serde_json::json!({ "event_id": event, "section": "Floor", "quantity": quantity });
+        let held: serde_json::Value =
+            app.post_json("/api/reservations", Some(&buyer), &body).await.json().await.unwrap();
+        let id = held["reservation_id"].as_str().unwrap();
+        assert_eq!(app.pay(&buyer, id, "4242424242424242").await.status(), reqwest::StatusCode::OK);
+    }
+    let path = format!("/api/analytics/sales/time-series?event_id={event}");
+    let sold = |b: &serde_json::Value| {
+        b["days"].as_array().map(|d| d.iter().filter_map(|x| x["tickets_sold"].as_i64()).sum::<i64>())
+    };
+    let series = app.get_until_as(&admin, &path, |b| sold(b) == Some(6)).await;
+    assert_eq!(sold(&series), Some(6), "{series}");
+}

@@ -2,12 +2,14 @@
 // Generates src/lib/api/schema.d.ts from the server's OpenAPI document.
 //
 //   npm run gen:api -- <file|url>        from a saved document or a running server's /api/openapi.json
-//   npm run gen:api                      from `$TICKETING_BIN openapi` (default /tmp/web-helper/bin/ticketing)
+//   npm run gen:api                      from `$TICKETING_BIN openapi` (default: the debug build in
+//                                        $CARGO_TARGET_DIR, else ~/.cache/ticketing-target, as scripts/lib.sh sets it)
 //   npm run gen:api -- --check [source]  fail (exit 1) if the committed file differs: app and API drifted
 //
 // The output is never edited by hand.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
@@ -25,7 +27,8 @@ async function readDocument() {
     return await response.text();
   }
   if (source) return readFileSync(resolve(process.cwd(), source), 'utf8');
-  const bin = process.env.TICKETING_BIN ?? '/tmp/web-helper/bin/ticketing';
+  const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(homedir(), '.cache/ticketing-target');
+  const bin = process.env.TICKETING_BIN ?? resolve(targetDir, 'debug/ticketing');
   if (!existsSync(bin)) throw new Error(`no document source: pass a file or URL, or set TICKETING_BIN (${bin} is missing)`);
   return execFileSync(bin, ['openapi'], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
 }

@@ -141,6 +141,8 @@ pub struct Ticket {
 pub enum CancelledBy {
     Customer,
     Organiser,
+    /// An admin refunded every cent of the order (`POST /api/payments/{id}/refund`).
+    Admin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,9 +238,8 @@ impl ReservationEvent {
             Self::Completed { .. } => Some(Trigger::PaymentSucceeded),
             Self::PaymentFailed { .. } => Some(Trigger::PaymentFailed),
             Self::Expired { .. } => Some(Trigger::Expire),
-            Self::Cancelled { by: CancelledBy::Customer, .. } | Self::Refunded { by: CancelledBy::Customer, .. } => {
-                Some(Trigger::Cancel)
-            }
+            Self::Cancelled { by: CancelledBy::Customer | CancelledBy::Admin, .. }
+            | Self::Refunded { by: CancelledBy::Customer | CancelledBy::Admin, .. } => Some(Trigger::Cancel),
             Self::Cancelled { by: CancelledBy::Organiser, .. } | Self::Refunded { by: CancelledBy::Organiser, .. } => {
                 Some(Trigger::EventCancelled)
             }
@@ -572,7 +573,25 @@ impl Aggregate for Reservation {
 
             C::RecordRefund { refund_id, .. } if r.refunds_seen.contains(refund_id) => Decision::nothing(),
             C::RecordRefund { refund_id, payment_id, amount } => {
-                Decision::event(E::RefundRecorded { refund_id: *refund_id, payment_id: *payment_id, amount: *amount })
+                let recorded = E::RefundRecorded { refund_id: *refund_id, payment_id: *payment_id, amount: *amount };
+                // Every cent back (an admin's full refund, or the last part of one) undoes the
+                // sale: the tickets are void and the seats go back on sale. A partial refund is a
+                // goodwill gesture and keeps the tickets.
+                let refunded = r.refunded.checked_add(*amount).unwrap_or(r.refunded);
+                if status == S::Completed && !r.captured.is_zero() && refunded >= r.captured {
+                    let mut decision = Decision::event(recorded)
+                        .with(to.inventory(InventoryCommand::ReturnSold { reservation_id: r.reservation_id }));
+                    decision.events.push(E::Refunded {
+                        refund_id: *refund_id,
+                        amount: refunded,
+                        share: RefundShare::Full,
+                        by: CancelledBy::Admin,
+                        at: now,
+                    });
+                    decision
+                } else {
+                    Decision::event(recorded)
+                }
             }
 
             C::TransferTicket { ticket_id, from, to: recipient } => {
@@ -716,6 +735,7 @@ fn refund(
         let reason = match by {
             CancelledBy::Customer => "cancelled by the customer",
             CancelledBy::Organiser => "event cancelled by the organiser",
+            CancelledBy::Admin => "refunded by an admin",
         };
         decision = decision.with(To::refund(payment_id, refund_id, RefundAmount::TopUpTo(amount), reason));
     }

@@ -561,6 +561,43 @@ fn refunds_are_recorded_once_per_refund_id() {
 }
 
 #[test]
+fn a_refund_of_every_cent_voids_the_tickets_and_returns_the_seats() {
+    let half: RefundId = Id::derive(rid(), "admin-1");
+    let rest: RefundId = Id::derive(rid(), "admin-2");
+    // Half back: a goodwill gesture, the tickets stay valid.
+    let first =
+        ReservationCommand::RecordRefund { refund_id: half, payment_id: pid(), amount: Money::from_cents(4_000) };
+    let then = given::<Reservation>(&history(ReservationStatus::Completed, days(60))).when(&first, now());
+    then.then_events(&[ReservationEvent::RefundRecorded {
+        refund_id: half,
+        payment_id: pid(),
+        amount: Money::from_cents(4_000),
+    }])
+    .then_effects(&[]);
+    // The other half: the order is undone.
+    let mut h = history(ReservationStatus::Completed, days(60));
+    h.push(ReservationEvent::RefundRecorded { refund_id: half, payment_id: pid(), amount: Money::from_cents(4_000) });
+    let second =
+        ReservationCommand::RecordRefund { refund_id: rest, payment_id: pid(), amount: Money::from_cents(4_000) };
+    let then = given::<Reservation>(&h).when(&second, now());
+    then.then_events(&[
+        ReservationEvent::RefundRecorded { refund_id: rest, payment_id: pid(), amount: Money::from_cents(4_000) },
+        ReservationEvent::Refunded {
+            refund_id: rest,
+            amount: Money::from_cents(8_000),
+            share: RefundShare::Full,
+            by: CancelledBy::Admin,
+            at: now(),
+        },
+    ])
+    .then_effects(&[send(Command::Inventory(event_id(), InventoryCommand::ReturnSold { reservation_id: rid() }))]);
+    let after = then.state_after();
+    let details = after.details().unwrap();
+    assert_eq!(details.status, ReservationStatus::Refunded);
+    assert!(details.tickets.iter().all(|t| t.status == TicketStatus::Void));
+}
+
+#[test]
 fn an_organiser_cancellation_releases_holds_and_refunds_paid_reservations_in_full() {
     for status in [ReservationStatus::Initiated, ReservationStatus::SeatsReserved, ReservationStatus::PaymentPending] {
         given::<Reservation>(&history(status, days(60)))

@@ -598,6 +598,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** @description Part of an order keeps its tickets; a refund that returns everything captured undoes the order (reservation `refunded`, tickets void, seats back on sale). */
         post: operations["post_api_payments_id_refund"];
         delete?: never;
         options?: never;

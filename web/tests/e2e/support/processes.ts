@@ -89,6 +89,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     RESERVATION_TTL_SECONDS: String(options.ttlSeconds),
     // Every browser in the suite comes from 127.0.0.1: the per-IP auth limit would trip.
     AUTH_RATE_LIMIT: '100000',
+    // Two servers run at once, each with four pools, on a PostgreSQL that allows 100 connections
+    // (the default): 8 per pool leaves room for the other server and the test's own clients.
+    DATABASE_MAX_CONNECTIONS: '8',
     METRICS_ADDR: `127.0.0.1:${metricsPort}`,
     RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
     LOG_FORMAT: 'pretty',
