@@ -73,7 +73,12 @@ pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result
         return Ok(());
     }
     let targets: Vec<(String, i64)> =
-        sqlx::query_as("SELECT stream_id, max(version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id")
+        // One index probe per stream (see `projections::apply_batch` on why not `= ANY`).
+        sqlx::query_as(
+            "SELECT s.stream_id, v.version FROM unnest($1::text[]) AS s(stream_id)
+             CROSS JOIN LATERAL (SELECT max(version) AS version FROM events WHERE stream_id = s.stream_id) v
+             WHERE v.version IS NOT NULL",
+        )
             .bind(&streams)
             .fetch_all(&state.events_db)
             .await
@@ -82,7 +87,9 @@ pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result
     let mut pause = Duration::from_millis(2);
     loop {
         let seen: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT stream_id, version FROM projector_streams WHERE projector = $1 AND stream_id = ANY($2)",
+            "SELECT p.stream_id, p.version FROM unnest($2::text[]) AS s(stream_id)
+             CROSS JOIN LATERAL (SELECT stream_id, version FROM projector_streams
+                                 WHERE projector = $1 AND stream_id = s.stream_id) p",
         )
         .bind(model.projector)
         .bind(&streams)

@@ -6,6 +6,7 @@
 //! cause; if this process dies mid-way, [`worker`] picks the rows up when their lease runs out.
 //! Timers are rows due later, fired by the same worker.
 
+mod committer;
 pub mod gateway;
 pub mod purchase;
 pub mod worker;
@@ -37,14 +38,21 @@ pub struct RuntimeConfig {
     pub hold_seconds: u32,
     /// Unpaid seats one customer may hold in one event at once.
     pub max_held_per_customer: u8,
-    /// Commands decided and appended in one transaction, at most.
+    /// Commands decided and appended in one transaction, at most; also the most write sets of
+    /// different streams one group commit writes.
     pub batch_max: usize,
+    /// Tasks committing the writers' decisions in groups across streams (0: every writer
+    /// commits on its own).
+    pub committers: usize,
     /// Queued commands per stream before callers wait (backpressure).
     pub mailbox_capacity: usize,
     /// A stream's writer (and its cached state) stops after this long without work.
     pub writer_idle: std::time::Duration,
     /// Save a snapshot every this many events (0: never).
     pub snapshot_every: i64,
+    /// ...and no sooner than this after the stream's previous snapshot from this process: a hot
+    /// inventory's state is megabytes, and it gains hundreds of events a second in an on-sale.
+    pub snapshot_min_interval: std::time::Duration,
     /// How long the executor of a command has to carry out its immediate effects before the
     /// worker assumes it died and takes over.
     pub inline_lease: Duration,
@@ -67,9 +75,11 @@ impl Default for RuntimeConfig {
             hold_seconds: 300,
             max_held_per_customer: 8,
             batch_max: 256,
+            committers: 4,
             mailbox_capacity: 4096,
             writer_idle: std::time::Duration::from_secs(30),
             snapshot_every: 500,
+            snapshot_min_interval: std::time::Duration::from_secs(10),
             inline_lease: Duration::seconds(10),
             charge_grace: Duration::seconds(60),
             worker_lease: Duration::seconds(30),
@@ -147,6 +157,19 @@ pub(crate) struct Ctx {
     pub clock: Arc<dyn Clock>,
     pub gateway: Arc<dyn PaymentGateway>,
     pub config: RuntimeConfig,
+    /// Started on first use (from inside the async runtime).
+    committer: std::sync::OnceLock<committer::Committer>,
+}
+
+impl Ctx {
+    /// The group committer, unless turned off.
+    pub(crate) fn committer(&self) -> Option<&committer::Committer> {
+        (self.config.committers > 0).then(|| {
+            self.committer.get_or_init(|| {
+                committer::Committer::start(self.store.pool(), self.config.committers, self.config.batch_max)
+            })
+        })
+    }
 }
 
 struct Inner {
@@ -178,7 +201,7 @@ impl Runtime {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                ctx: Arc::new(Ctx { store, clock, gateway, config }),
+                ctx: Arc::new(Ctx { store, clock, gateway, config, committer: std::sync::OnceLock::new() }),
                 events: Arc::default(),
                 inventories: Arc::default(),
                 reservations: Arc::default(),
@@ -212,11 +235,12 @@ impl Runtime {
         command: Option<A::Command>,
         source: Option<i64>,
         cause: &Cause,
-        (want_state, fresh): (bool, bool),
+        (want_state, fresh, assume_new): (bool, bool, bool),
     ) -> Result<Outcome<A>, RuntimeError> {
         let (reply, answer) = oneshot::channel();
         let meta = cause.metadata(Uuid::new_v4());
-        writers.submit(&self.inner.ctx, id, Job { command, source, meta, want_state, fresh, reply }).await?;
+        let job = Job { command, source, meta, want_state, fresh, assume_new, reply };
+        writers.submit(&self.inner.ctx, id, job).await?;
         answer.await.map_err(|_| RuntimeError::Unavailable("stream writer stopped".into()))?
     }
 
@@ -228,7 +252,7 @@ impl Runtime {
     where
         Self: WritersFor<A>,
     {
-        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, true)).await?;
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, true, false)).await?;
         Ok(outcome.state.unwrap_or_default())
     }
 
@@ -241,7 +265,7 @@ impl Runtime {
     where
         Self: WritersFor<A>,
     {
-        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, false)).await?;
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, false, false)).await?;
         Ok(outcome.state.unwrap_or_default())
     }
 
@@ -255,22 +279,31 @@ impl Runtime {
         source: Option<i64>,
         cause: &Cause,
     ) -> Result<Vec<PendingEffect>, RuntimeError> {
+        self.execute_on(command, source, cause, false).await
+    }
+
+    /// As [`Runtime::execute`]; `assume_new`: the command's stream was just made up by the
+    /// caller, so its writer starts from the empty state without reading the store first.
+    async fn execute_on(
+        &self,
+        command: Command,
+        source: Option<i64>,
+        cause: &Cause,
+        assume_new: bool,
+    ) -> Result<Vec<PendingEffect>, RuntimeError> {
+        let flags = (false, false, assume_new);
         let effects = match command {
             Command::Event(id, c) => {
-                self.submit(&self.inner.events, id.as_uuid(), Some(c), source, cause, (false, false)).await?.effects
+                self.submit(&self.inner.events, id.as_uuid(), Some(c), source, cause, flags).await?.effects
             }
             Command::Inventory(id, c) => {
-                self.submit(&self.inner.inventories, id.as_uuid(), Some(c), source, cause, (false, false))
-                    .await?
-                    .effects
+                self.submit(&self.inner.inventories, id.as_uuid(), Some(c), source, cause, flags).await?.effects
             }
             Command::Reservation(id, c) => {
-                self.submit(&self.inner.reservations, id.as_uuid(), Some(c), source, cause, (false, false))
-                    .await?
-                    .effects
+                self.submit(&self.inner.reservations, id.as_uuid(), Some(c), source, cause, flags).await?.effects
             }
             Command::Payment(id, c) => {
-                self.submit(&self.inner.payments, id.as_uuid(), Some(c), source, cause, (false, false)).await?.effects
+                self.submit(&self.inner.payments, id.as_uuid(), Some(c), source, cause, flags).await?.effects
             }
         };
         Ok(effects)
@@ -285,6 +318,13 @@ impl Runtime {
     pub async fn run(&self, command: Command, cause: &Cause, card: Option<&Card>) -> Result<(), RuntimeError> {
         let first = self.execute(command, None, cause).await?;
         self.carry_out(first, cause, card).await;
+        Ok(())
+    }
+
+    /// As [`Runtime::run`], for a command that starts a stream whose id the caller just made up.
+    pub(crate) async fn run_on_new_stream(&self, command: Command, cause: &Cause) -> Result<(), RuntimeError> {
+        let first = self.execute_on(command, None, cause, true).await?;
+        self.carry_out(first, cause, None).await;
         Ok(())
     }
 

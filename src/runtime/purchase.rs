@@ -135,7 +135,10 @@ impl Runtime {
             hold_seconds: self.config().hold_seconds,
             max_held_per_customer: self.config().max_held_per_customer,
         };
-        match self.run(Command::Reservation(reservation_id, initiate), cause, None).await {
+        // Almost always a stream nobody has written yet (a new id, or a new idempotency key's):
+        // its writer need not read it first. A retry's stream exists; its append then conflicts
+        // and the writer decides again on what is there.
+        match self.run_on_new_stream(Command::Reservation(reservation_id, initiate), cause).await {
             Ok(()) => {}
             // The same request again (a retry after a lost answer): answer with what the first
             // became. A different request under the same id is refused as a conflict.
@@ -147,7 +150,13 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         }
-        let reservation = self.reservation(reservation_id).await?;
+        // This process wrote every step it carried out, so its cached state is current; only
+        // a hold still waiting for its seats (a step left to the worker, perhaps another
+        // instance's) is worth a fresh read.
+        let mut reservation = self.reservation_cached(reservation_id).await?;
+        if reservation.status == ReservationStatus::Initiated {
+            reservation = self.reservation(reservation_id).await?;
+        }
         match reservation.status {
             ReservationStatus::Rejected => {
                 Err(reservation.failure.map_or(RuntimeError::Conflict, |f| RuntimeError::Domain(f.to_error())))
@@ -323,6 +332,12 @@ impl Runtime {
     /// Unknown reservation, or the store.
     pub async fn reservation(&self, id: ReservationId) -> Result<ReservationDetails, RuntimeError> {
         let state: Reservation = self.state(id.as_uuid()).await?;
+        state.details().cloned().ok_or(RuntimeError::Domain(DomainError::ReservationNotFound))
+    }
+
+    /// The reservation as this process last saw it (see [`Runtime::state_cached`]).
+    async fn reservation_cached(&self, id: ReservationId) -> Result<ReservationDetails, RuntimeError> {
+        let state: Reservation = self.state_cached(id.as_uuid()).await?;
         state.details().cloned().ok_or(RuntimeError::Domain(DomainError::ReservationNotFound))
     }
 

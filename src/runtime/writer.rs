@@ -17,11 +17,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::committer::{Committed, WriteSet};
 use super::{Ctx, PendingEffect, RuntimeError};
 use crate::domain::DomainError;
 use crate::domain::reducer::{Aggregate, Effect};
 use crate::store::effects::{self, EffectKind, NewEffect};
-use crate::store::{EventStore, Loaded, Metadata, StoreError, Stored, codec, stream_id};
+use crate::store::{EncodedBatch, EventStore, Loaded, Metadata, StoreError, Stored, codec, stream_id};
 
 /// How many times a batch is decided again after losing a race to another process.
 const MAX_CONFLICT_RETRIES: usize = 20;
@@ -36,6 +37,10 @@ pub(crate) struct Job<A: Aggregate> {
     pub want_state: bool,
     /// For reads: catch up with events other processes appended before answering.
     pub fresh: bool,
+    /// The caller has just made up this stream's id (a new reservation): skip loading it and
+    /// start from the empty state. If it was not new after all, the append conflicts and the
+    /// stream is loaded then.
+    pub assume_new: bool,
     pub reply: oneshot::Sender<Result<Outcome<A>, RuntimeError>>,
 }
 
@@ -82,6 +87,7 @@ impl<A: Stored> Writers<A> {
                             loaded: None,
                             just_loaded: false,
                             snapshot_at: 0,
+                            last_snapshot: None,
                             ctx: ctx.clone(),
                         };
                         tokio::spawn(writer.run(rx, tx.clone(), self.clone()));
@@ -133,6 +139,8 @@ struct Writer<A: Aggregate> {
     just_loaded: bool,
     /// The version of the newest snapshot this writer knows of.
     snapshot_at: i64,
+    /// When this writer last saved one.
+    last_snapshot: Option<std::time::Instant>,
     ctx: Arc<Ctx>,
 }
 
@@ -172,7 +180,11 @@ impl<A: Stored> Writer<A> {
         let mut last_conflict = None;
         for attempt in 0..MAX_CONFLICT_RETRIES {
             self.just_loaded = self.loaded.is_none();
-            if self.loaded.is_none() {
+            if self.loaded.is_none() && attempt == 0 && jobs.iter().all(|j| j.assume_new) {
+                self.loaded = Some(Loaded { state: A::default(), version: 0, snapshot_version: 0 });
+                // Not read from the store: a refusal must still confirm the stream is empty.
+                self.just_loaded = false;
+            } else if self.loaded.is_none() {
                 match self.ctx.store.load::<A>(&self.stream).await {
                     Ok(loaded) => {
                         self.snapshot_at = self.snapshot_at.max(loaded.snapshot_version);
@@ -188,7 +200,9 @@ impl<A: Stored> Writer<A> {
                     return reply_all(jobs, &RuntimeError::from(e));
                 }
             }
-            match self.try_batch(&jobs).await {
+            // The first attempt goes through the group committer; one that lost a race is decided
+            // again on its own, locking its effects rows first.
+            match self.try_batch(&jobs, attempt == 0).await {
                 Ok(outcomes) => {
                     self.maybe_snapshot();
                     for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -225,16 +239,24 @@ impl<A: Stored> Writer<A> {
     /// Decides every job against the cached state and commits the batch. On `Err` the cached state
     /// may hold undecided changes: the caller drops it.
     #[allow(clippy::too_many_lines)]
-    async fn try_batch(&mut self, jobs: &[Job<A>]) -> Result<Vec<Result<Outcome<A>, RuntimeError>>, StoreError> {
+    async fn try_batch(
+        &mut self,
+        jobs: &[Job<A>],
+        grouped: bool,
+    ) -> Result<Vec<Result<Outcome<A>, RuntimeError>>, StoreError> {
         let ctx = self.ctx.clone();
         let now = ctx.clock.now();
+        let committer = if grouped { ctx.committer() } else { None };
         // Only a batch that consumes effects rows needs its transaction before deciding (to lock
         // them); otherwise decide first and open one only if there is something to write, so
-        // reads of the cached state cost no round trip.
+        // reads of the cached state cost no round trip. The group committer instead checks, as it
+        // commits, that every consumed row is still there.
         let sources: Vec<i64> = jobs.iter().filter_map(|j| j.source).collect();
         let mut early_tx = None;
-        let mut alive = std::collections::HashSet::new();
-        if !sources.is_empty() {
+        let mut alive: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        if committer.is_some() {
+            alive = sources.iter().copied().collect();
+        } else if !sources.is_empty() {
             let mut tx = ctx.store.pool().begin().await?;
             alive = effects::lock_in(&mut tx, &sources).await?;
             early_tx = Some(tx);
@@ -300,7 +322,26 @@ impl<A: Stored> Writer<A> {
                 }
                 None => {}
             }
+        } else if let Some(committer) = committer.filter(|_| failed.is_empty() && !must_confirm_version) {
+            let set = WriteSet {
+                events: EncodedBatch::encode::<A>(&self.stream, loaded.version, &events)?,
+                effects: new_effects.iter().map(|(_, row)| row.clone()).collect(),
+                consumed,
+            };
+            let version = set.events.version_after();
+            let ids = match committer.commit(set).await {
+                Committed::Done { effect_ids } => effect_ids,
+                Committed::Lost => return Err(StoreError::Conflict { stream: self.stream.clone() }),
+                Committed::Failed(reason) => return Err(StoreError::Unavailable(reason)),
+            };
+            loaded.version = version;
+            for (event, _) in &events {
+                metrics::counter!("domain_events_total", "type" => A::event_type(event)).increment(1);
+            }
+            pending = new_effects.into_iter().zip(ids).map(|((effect, _), id)| PendingEffect { id, effect }).collect();
         } else {
+            // Refusals of effects rows, and decisions that must first confirm the stream's
+            // version, commit on their own (the group committer writes only appends).
             let mut tx = match early_tx {
                 Some(tx) => tx,
                 None => ctx.store.pool().begin().await?,
@@ -352,10 +393,13 @@ impl<A: Stored> Writer<A> {
     /// of the interval: a stream that stops moving on a multiple must not snapshot every batch.)
     fn maybe_snapshot(&mut self) {
         let Some(loaded) = &self.loaded else { return };
-        if !snapshot_due(loaded.version, self.snapshot_at, self.ctx.config.snapshot_every) {
+        if !snapshot_due(loaded.version, self.snapshot_at, self.ctx.config.snapshot_every)
+            || self.last_snapshot.is_some_and(|t| t.elapsed() < self.ctx.config.snapshot_min_interval)
+        {
             return;
         }
         self.snapshot_at = loaded.version;
+        self.last_snapshot = Some(std::time::Instant::now());
         let (store, stream, version, state) =
             (self.ctx.store.clone(), self.stream.clone(), loaded.version, loaded.state.clone());
         tokio::spawn(async move {

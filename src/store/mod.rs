@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The database is unreachable or failed: the caller should report 503 and lose nothing.
     #[error("event store unavailable: {0}")]
     Database(sqlx::Error),
+    /// As `Database`, reported by the group committer on behalf of a whole group.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -108,6 +111,55 @@ impl RecordedEvent {
     }
 }
 
+/// One event ready for the `events` table.
+#[derive(Debug, Clone)]
+pub struct EncodedEvent {
+    pub version: i64,
+    pub event_type: &'static str,
+    pub event_version: i16,
+    pub payload: Vec<u8>,
+    pub metadata: serde_json::Value,
+}
+
+/// A stream's new events, encoded (so writers of any aggregate can hand them to one committer),
+/// with the lookup ids they name.
+#[derive(Debug, Clone)]
+pub struct EncodedBatch {
+    pub stream: String,
+    pub expected_version: i64,
+    pub events: Vec<EncodedEvent>,
+    pub lookups: Vec<(&'static str, Uuid)>,
+}
+
+impl EncodedBatch {
+    /// # Errors
+    /// An event or its metadata that does not encode.
+    pub fn encode<A: Stored>(
+        stream: &str,
+        expected_version: i64,
+        events: &[(A::Event, Metadata)],
+    ) -> Result<Self, StoreError> {
+        let mut encoded = Vec::with_capacity(events.len());
+        for (offset, (event, meta)) in (1i64..).zip(events) {
+            let event_type = A::event_type(event);
+            encoded.push(EncodedEvent {
+                version: expected_version + offset,
+                event_type,
+                event_version: A::event_version(event_type),
+                payload: A::encode_event(event)?,
+                metadata: serde_json::to_value(meta).map_err(|e| CodecError::Encode(e.to_string()))?,
+            });
+        }
+        let lookups = events.iter().flat_map(|(event, _)| A::lookups(event)).collect();
+        Ok(Self { stream: stream.to_owned(), expected_version, events: encoded, lookups })
+    }
+
+    /// The stream's version once these events are appended.
+    pub fn version_after(&self) -> i64 {
+        self.expected_version + i64::try_from(self.events.len()).unwrap_or(i64::MAX)
+    }
+}
+
 /// A stream's state as loaded.
 #[derive(Debug, Clone)]
 pub struct Loaded<A> {
@@ -151,44 +203,32 @@ impl EventStore {
         if events.is_empty() {
             return Ok(expected_version);
         }
-        let mut versions = Vec::with_capacity(events.len());
-        let mut types = Vec::with_capacity(events.len());
-        let mut type_versions = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
-        for (offset, (event, meta)) in (1i64..).zip(events) {
-            let event_type = A::event_type(event);
-            versions.push(expected_version + offset);
-            types.push(event_type.to_owned());
-            type_versions.push(A::event_version(event_type));
-            payloads.push(A::encode_event(event)?);
-            metadata.push(serde_json::to_value(meta).map_err(|e| CodecError::Encode(e.to_string()))?);
-        }
+        let batch = EncodedBatch::encode::<A>(stream, expected_version, events)?;
+        let (streams, rows) = (vec![stream; batch.events.len()], batch.events.iter().collect::<Vec<_>>());
         sqlx::query(
             "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])",
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])",
         )
-        .bind(stream)
-        .bind(&versions)
-        .bind(&types)
-        .bind(&type_versions)
-        .bind(&payloads)
-        .bind(&metadata)
+        .bind(&streams)
+        .bind(rows.iter().map(|e| e.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.event_type).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.event_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| &e.metadata).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        let (kinds, keys): (Vec<&str>, Vec<Uuid>) = events.iter().flat_map(|(event, _)| A::lookups(event)).unzip();
-        if !kinds.is_empty() {
+        if !batch.lookups.is_empty() {
             sqlx::query(
                 "INSERT INTO stream_lookups (kind, key, stream_id) SELECT *, $3 FROM UNNEST($1::text[], $2::uuid[])
                  ON CONFLICT (kind, key) DO NOTHING",
             )
-            .bind(&kinds)
-            .bind(&keys)
+            .bind(batch.lookups.iter().map(|(kind, _)| *kind).collect::<Vec<_>>())
+            .bind(batch.lookups.iter().map(|(_, key)| *key).collect::<Vec<_>>())
             .bind(stream)
             .execute(&mut **tx)
             .await?;
         }
-        Ok(expected_version + i64::try_from(events.len()).unwrap_or(i64::MAX))
+        Ok(batch.version_after())
     }
 
     /// Checks that `stream` is still at `version`; [`StoreError::Conflict`] if another writer has

@@ -1,0 +1,213 @@
+//! Group commit across streams. Each reservation is its own stream, so the per-stream writers
+//! batch nothing for them: a flash sale's thousands of holds would each pay their own commit
+//! (and its WAL flush) twice. Writers instead hand what they decided to a few committer tasks,
+//! which write whatever has queued up meanwhile (events of many streams, their new effects rows,
+//! the rows they consumed) in one statement and one commit.
+//!
+//! The group is all-or-nothing, so one write set that lost a race (another process appended to
+//! its stream, or carried out its effect row first) would fail the rest: the committer then
+//! writes each set on its own, and only the loser hears about it (and decides again on the
+//! stream as it now is, by the writer's ordinary path).
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::store::effects::NewEffect;
+use crate::store::{EncodedBatch, StoreError};
+
+/// What one writer wants committed atomically.
+#[derive(Debug)]
+pub(crate) struct WriteSet {
+    pub events: EncodedBatch,
+    pub effects: Vec<NewEffect>,
+    /// Effects rows this write carries out: deleted with it, and all must still exist.
+    pub consumed: Vec<i64>,
+}
+
+/// How it went for one write set.
+#[derive(Debug)]
+pub(crate) enum Committed {
+    /// Written: the new effects rows' ids, in the order given.
+    Done { effect_ids: Vec<i64> },
+    /// Another process appended to the stream first, or carried out one of the consumed rows:
+    /// decide again on the stream as it is now.
+    Lost,
+    /// The database failed; nothing of this write set was written.
+    Failed(String),
+}
+
+struct Request {
+    set: WriteSet,
+    reply: oneshot::Sender<Committed>,
+}
+
+/// The queue to the committer tasks.
+#[derive(Debug, Clone)]
+pub(crate) struct Committer {
+    queue: mpsc::Sender<Request>,
+}
+
+impl Committer {
+    /// Starts `tasks` committers, each writing up to `group_max` write sets per commit.
+    pub(crate) fn start(pool: &PgPool, tasks: usize, group_max: usize) -> Self {
+        let (queue, rx) = mpsc::channel::<Request>(group_max.max(1) * tasks.max(1) * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..tasks.max(1) {
+            let (pool, rx) = (pool.clone(), rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let group = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        let mut group = vec![first];
+                        while group.len() < group_max {
+                            match rx.try_recv() {
+                                Ok(request) => group.push(request),
+                                Err(_) => break,
+                            }
+                        }
+                        group
+                    };
+                    commit_group(&pool, group).await;
+                }
+            });
+        }
+        Self { queue }
+    }
+
+    pub(crate) async fn commit(&self, set: WriteSet) -> Committed {
+        let (reply, answer) = oneshot::channel();
+        if self.queue.send(Request { set, reply }).await.is_err() {
+            return Committed::Failed("the committer stopped".into());
+        }
+        answer.await.unwrap_or_else(|_| Committed::Failed("the committer stopped".into()))
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // a group's size, as a metric
+async fn commit_group(pool: &PgPool, group: Vec<Request>) {
+    metrics::histogram!("commit_group_size").record(group.len() as f64);
+    let sets: Vec<&WriteSet> = group.iter().map(|r| &r.set).collect();
+    match write(pool, &sets).await {
+        Ok(ids) => {
+            for (request, effect_ids) in group.into_iter().zip(ids) {
+                let _ = request.reply.send(Committed::Done { effect_ids });
+            }
+        }
+        Err(Failure::Lost) if group.len() > 1 => {
+            // Someone in the group lost a race: find out who, one set at a time.
+            for request in group {
+                let outcome = match write(pool, &[&request.set]).await {
+                    Ok(mut ids) => Committed::Done { effect_ids: ids.pop().unwrap_or_default() },
+                    Err(Failure::Lost) => Committed::Lost,
+                    Err(Failure::Store(e)) => Committed::Failed(e),
+                };
+                let _ = request.reply.send(outcome);
+            }
+        }
+        Err(failure) => {
+            for request in group {
+                let _ = request.reply.send(match &failure {
+                    Failure::Lost => Committed::Lost,
+                    Failure::Store(e) => Committed::Failed(e.clone()),
+                });
+            }
+        }
+    }
+}
+
+enum Failure {
+    Lost,
+    Store(String),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        match StoreError::from(error) {
+            StoreError::Conflict { .. } => Self::Lost,
+            other => Self::Store(other.to_string()),
+        }
+    }
+}
+
+/// Writes `sets` atomically; the new effects rows' ids per set.
+async fn write(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<Vec<i64>>, Failure> {
+    let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
+    let (deleted, ids): (i64, Vec<i64>) = if consumed.is_empty() {
+        // One statement is a transaction of its own: one round trip for the whole group.
+        group_statement(pool, sets).await?
+    } else {
+        // Every consumed row must still be there (else someone else carried it out and this
+        // group's decisions about it are void): check before committing.
+        let mut tx = pool.begin().await?;
+        let (deleted, ids) = group_statement(&mut *tx, sets).await?;
+        if usize::try_from(deleted).ok() != Some(consumed.len()) {
+            tx.rollback().await?;
+            return Err(Failure::Lost);
+        }
+        tx.commit().await?;
+        (deleted, ids)
+    };
+    debug_assert_eq!(usize::try_from(deleted).ok(), Some(consumed.len()));
+    let mut ids = ids.into_iter();
+    Ok(sets.iter().map(|s| ids.by_ref().take(s.effects.len()).collect()).collect())
+}
+
+/// Events, lookups, consumed rows and new rows of every set, in one statement: how many consumed
+/// rows it deleted, and the new rows' ids (drawn in input order, so sorted they give each set's
+/// rows back in order).
+async fn group_statement<'e, E>(executor: E, sets: &[&WriteSet]) -> Result<(i64, Vec<i64>), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let events = || sets.iter().flat_map(|s| s.events.events.iter().map(move |e| (s.events.stream.as_str(), e)));
+    let lookups = || sets.iter().flat_map(|s| s.events.lookups.iter().map(move |l| (s.events.stream.as_str(), l)));
+    let effects = || sets.iter().flat_map(|s| s.effects.iter());
+    let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
+    sqlx::query_as(
+        "WITH new_events AS (
+             INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])
+             RETURNING 1
+         ), new_lookups AS (
+             INSERT INTO stream_lookups (kind, key, stream_id)
+             SELECT * FROM UNNEST($7::text[], $8::uuid[], $9::text[])
+             ON CONFLICT (kind, key) DO NOTHING
+             RETURNING 1
+         ), consumed AS (
+             DELETE FROM effects WHERE id = ANY($10) RETURNING id
+         ), input AS (
+             SELECT * FROM UNNEST($11::text[], $12::text[], $13::bytea[], $14::timestamptz[], $15::timestamptz[],
+                                  $16::uuid[], $17::uuid[])
+                 WITH ORDINALITY AS t(kind, target_stream, payload, due_at, leased_until, correlation_id, causation_id, n)
+         ), inserted AS (
+             INSERT INTO effects (kind, target_stream, payload, due_at, leased_until, correlation_id, causation_id)
+             SELECT kind, target_stream, payload, due_at, leased_until, correlation_id, causation_id
+             FROM input ORDER BY n
+             RETURNING id
+         )
+         SELECT (SELECT count(*) FROM consumed),
+                COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])",
+    )
+    .bind(events().map(|(stream, _)| stream).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.version).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.event_type).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.event_version).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.metadata.clone()).collect::<Vec<_>>())
+    .bind(lookups().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
+    .bind(lookups().map(|(_, (_, key))| *key).collect::<Vec<_>>())
+    .bind(lookups().map(|(stream, _)| stream).collect::<Vec<_>>())
+    .bind(consumed)
+    .bind(effects().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.target_stream.as_str()).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.due_at).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.leased_until).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.correlation_id).collect::<Vec<_>>())
+    .bind(effects().map(|e| e.causation_id).collect::<Vec<_>>())
+    .fetch_one(executor)
+    .await
+}
