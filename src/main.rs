@@ -42,6 +42,13 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Exit 0 when this machine's server answers `GET /health` with 200 within 3 s (the
+    /// container image's HEALTHCHECK: no curl in a slim image).
+    Healthcheck {
+        /// Defaults to the port of `HTTP_ADDR` on 127.0.0.1.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,9 +98,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let _ = writeln!(std::io::stdout(), "{}", ticketing::http::openapi::document().to_pretty_json()?);
         return Ok(());
     }
+    if let Cmd::Healthcheck { url } = &cli.command {
+        return healthcheck(url.clone()).await;
+    }
     let config = Config::from_env()?;
     match cli.command {
-        Cmd::Openapi => {}
+        Cmd::Openapi | Cmd::Healthcheck { .. } => {}
         Cmd::Effects { action } => {
             let pool = database::migrate_events(&config.database_url_events).await?;
             match action {
@@ -179,4 +189,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+async fn healthcheck(url: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let url = url.unwrap_or_else(|| {
+        let addr = std::env::var("HTTP_ADDR").unwrap_or_else(|_| "0.0.0.0:8080".into());
+        let port = addr.rsplit(':').next().unwrap_or("8080").to_owned();
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let status = client.get(&url).send().await?.status();
+    if status.is_success() { Ok(()) } else { Err(format!("{url} answered {status}").into()) }
 }

@@ -150,6 +150,16 @@ async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
         assert!(tokio::time::Instant::now() < deadline, "server never came up");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // The container image's HEALTHCHECK: the port comes from HTTP_ADDR.
+    let healthcheck = || {
+        Command::new(env!("CARGO_BIN_EXE_ticketing"))
+            .arg("healthcheck")
+            .env("HTTP_ADDR", format!("0.0.0.0:{port}"))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(healthcheck().success());
     let killed = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -161,6 +171,7 @@ async fn serve_answers_health_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
+    assert!(!healthcheck().success(), "a stopped server is unhealthy");
 }
 
 #[tokio::test]

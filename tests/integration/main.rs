@@ -9,7 +9,9 @@ mod auth;
 mod authorization;
 mod checkin;
 mod cli;
+
 mod consistency;
+mod deployment;
 mod domain_purity;
 mod errors;
 mod hostile;
