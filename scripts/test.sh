@@ -18,11 +18,24 @@ log "format check"
 cargo fmt --all -- --check
 
 log "tests"
-# Benches are load runs with their own scripts (scripts/bench-*.sh), not tests.
+# Benches are load runs with their own scripts (scripts/bench-*.sh), not tests. The fault suite
+# (tests/faults) is a test: two instances of the binary through SIGKILL, PostgreSQL, Redis and
+# broker restarts and a rolling restart (its output is not captured: its figures show in the log).
 cargo test --lib --bins --tests --no-fail-fast
 
 log "clippy (warnings are errors)"
 cargo clippy --all-targets -- -D warnings
+
+log "contract fuzzing (schemathesis against /api/openapi.json)"
+TICKETING_BIN="$CARGO_TARGET_DIR/debug/ticketing" bash scripts/fuzz-api.sh
+
+log "deployment files: hadolint and docker-compose config"
+ensure_deploy_linters
+hadolint Dockerfile
+env_file="$(mktemp)"
+cp .env.example "$env_file"
+docker-compose --env-file "$env_file" -f docker-compose.yml config -q
+rm -f "$env_file"
 
 # The web app: its API types against the server's current document (app and API cannot
 # drift), types, lint, unit tests, a fresh build, its weight, and the browser stories against

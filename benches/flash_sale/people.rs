@@ -86,7 +86,11 @@ pub async fn sign_in_buyers(addr: SocketAddr, outbox: &Path, count: usize) -> Re
 }
 
 /// The newest sign-in token mailed to each address (the outbox holds one file per mail).
-async fn mailed_tokens(outbox: &Path, emails: &[String], wait: Duration) -> Result<HashMap<String, String>, BoxError> {
+pub async fn mailed_tokens(
+    outbox: &Path,
+    emails: &[String],
+    wait: Duration,
+) -> Result<HashMap<String, String>, BoxError> {
     let deadline = Instant::now() + wait;
     let mut tokens = HashMap::new();
     let mut seen = std::collections::HashSet::new();

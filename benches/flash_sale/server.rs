@@ -24,11 +24,16 @@ pub struct Deployment {
     pub redis_prefix: String,
     pub outbox: PathBuf,
     pub instances: Vec<Instance>,
+    /// Settings every instance gets on top of the run's own (the fault suite's own Redis,
+    /// broker, hold timer).
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
 pub struct Instance {
     child: Child,
+    #[allow(dead_code, reason = "the fault suite (tests/faults) restarts instances on their address")]
+    pub addr: SocketAddr,
 }
 
 impl Instance {
@@ -62,12 +67,45 @@ impl Deployment {
             redis_prefix: format!("ticketing_flash_{suffix}:"),
             outbox,
             instances: Vec::new(),
+            env: Vec::new(),
         }
     }
 
     /// Starts one more instance of the release binary on these databases and waits until ready.
     pub async fn start_instance(&mut self) -> Result<SocketAddr, BoxError> {
         let port = free_port()?;
+        let child = self.spawn(port)?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        self.instances.push(Instance { child, addr });
+        wait_ready(addr).await
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`) to instance `i` and waits until it has exited.
+    #[allow(dead_code, reason = "used by the fault suite (tests/faults)")]
+    pub fn signal(&mut self, i: usize, signal: &str) -> Result<std::process::ExitStatus, BoxError> {
+        let instance = &mut self.instances[i];
+        Command::new("kill").args([&format!("-{signal}"), &instance.child.id().to_string()]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = instance.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("instance {i} still running 30 s after SIG{signal}").into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts instance `i` again on its own port (after [`Deployment::signal`]).
+    #[allow(dead_code, reason = "used by the fault suite (tests/faults)")]
+    pub async fn restart(&mut self, i: usize) -> Result<SocketAddr, BoxError> {
+        let addr = self.instances[i].addr;
+        self.instances[i].child = self.spawn(addr.port())?;
+        wait_ready(addr).await
+    }
+
+    fn spawn(&self, port: u16) -> Result<Child, BoxError> {
         let url = |i: usize| format!("{}/{}", self.pg, self.databases[i]);
         let child = Command::new(env!("CARGO_BIN_EXE_ticketing"))
             .arg("serve")
@@ -87,23 +125,10 @@ impl Deployment {
             .env("RUST_LOG", std::env::var("SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .env_remove("KAFKA_BROKERS")
             .env_remove("SMTP_URL")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .spawn()?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        self.instances.push(Instance { child });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut conn = Conn::new(addr);
-        loop {
-            if let Ok(answer) = conn.get("/health/ready", None).await
-                && answer.status.is_success()
-            {
-                return Ok(addr);
-            }
-            if Instant::now() > deadline {
-                return Err("the server never became ready".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        Ok(child)
     }
 
     pub fn stop(&mut self) {
@@ -119,6 +144,12 @@ impl Deployment {
             let _ = instance.child.wait();
         }
         self.instances.clear();
+    }
+
+    /// The URL of database `i` (0 events, 1 projections, 2 analytics, 3 auth).
+    #[allow(dead_code, reason = "used by the fault suite (tests/faults)")]
+    pub fn url(&self, i: usize) -> String {
+        format!("{}/{}", self.pg, self.databases[i])
     }
 
     pub fn events_url(&self) -> String {
@@ -233,5 +264,22 @@ fn pg_host_port(pg: &str) -> (String, String) {
     match rest.rsplit_once(':') {
         Some((h, p)) => (h.to_owned(), p.to_owned()),
         None => (rest.to_owned(), "5432".to_owned()),
+    }
+}
+
+/// Waits until `addr` answers `/health/ready` with 200 (a minute at most).
+pub async fn wait_ready(addr: SocketAddr) -> Result<SocketAddr, BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut conn = Conn::new(addr);
+    loop {
+        if let Ok(answer) = conn.get("/health/ready", None).await
+            && answer.status.is_success()
+        {
+            return Ok(addr);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{addr} never became ready").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

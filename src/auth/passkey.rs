@@ -31,6 +31,9 @@ pub enum PasskeyError {
     /// unknown credential, bad signature).
     #[error("{0}")]
     Rejected(String),
+    /// No registration was begun for this account (or it expired): nothing to complete.
+    #[error("no passkey registration is in progress (or it expired)")]
+    NoRegistration,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("passkey state: {0}")]
@@ -165,10 +168,8 @@ impl Passkeys {
         user: &User,
         credential: &RegisterPublicKeyCredential,
     ) -> Result<Uuid, PasskeyError> {
-        let state: PasskeyRegistration = self
-            .take_state(&self.key("register", &user.id.to_string()))
-            .await?
-            .ok_or_else(|| PasskeyError::Rejected("no passkey registration is in progress (or it expired)".into()))?;
+        let state: PasskeyRegistration =
+            self.take_state(&self.key("register", &user.id.to_string())).await?.ok_or(PasskeyError::NoRegistration)?;
         let passkey = self
             .webauthn
             .finish_passkey_registration(credential, &state)

@@ -145,7 +145,13 @@ pub async fn run_projector(
                 continue;
             }
         };
-        if let Err(e) = consume(&consumer, &pool, projector.as_ref(), &mut shutdown).await {
+        let result = consume(&consumer, &pool, projector.as_ref(), &mut shutdown).await;
+        // Closing a consumer leaves its group: a blocking call that, with the broker away, waits
+        // for it. On a tokio worker it froze the whole process (every request stalled for the
+        // length of a broker outage, found by the fault suite), so it is closed on a blocking
+        // thread, and awaited: one close at a time per projector.
+        let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+        if let Err(e) = result {
             tracing::warn!(projector = projector.name(), error = %e, "kafka projector failed; resuming from committed offsets");
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -181,7 +187,12 @@ async fn consume(
             continue;
         }
         apply_batch(pool, projector, &events, None).await?;
-        consumer.commit(&offsets, CommitMode::Sync)?;
+        // Async: a synchronous commit blocks its tokio worker until the broker answers, and with
+        // the broker down every projector's commit froze every worker of the process, requests
+        // included (found by the fault suite: 8 s without an answer). A commit lost with the
+        // broker only means those events are delivered again, and the projector skips what it
+        // already applied (its per-stream versions are kept in the same transaction).
+        consumer.commit(&offsets, CommitMode::Async)?;
     }
 }
 

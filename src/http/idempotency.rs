@@ -163,6 +163,11 @@ fn worth_keeping(parts: &axum::http::response::Parts, body: &[u8]) -> bool {
 }
 
 /// Keeps a final answer for a day; forgets any other so the client's retry runs again.
+///
+/// If Redis is away at that moment, the write is retried in the background until it lands (at
+/// most as long as the in-flight claim lives): otherwise the claim made before the outage would
+/// answer the client's retries with 409 `IDEMPOTENCY_IN_FLIGHT` for a minute after Redis is back
+/// (found by the fault suite).
 async fn record(
     redis: &mut redis::aio::ConnectionManager,
     redis_key: &str,
@@ -170,27 +175,48 @@ async fn record(
     parts: &axum::http::response::Parts,
     bytes: &[u8],
 ) {
-    if !worth_keeping(parts, bytes) {
-        let _: Result<i64, _> = redis.del(redis_key).await;
+    let value = if worth_keeping(parts, bytes) {
+        let headers = KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
+        let record = Record::Done {
+            fingerprint,
+            status: parts.status.as_u16(),
+            body: String::from_utf8_lossy(bytes).into_owned(),
+            headers,
+        };
+        serde_json::to_string(&record).ok()
+    } else {
+        None
+    };
+    if settle(redis, redis_key, value.as_deref()).await.is_ok() {
         return;
     }
-    let headers = KEPT_HEADERS
-        .iter()
-        .filter_map(|name| {
-            let value = parts.headers.get(name)?.to_str().ok()?;
-            Some((name.as_str().to_owned(), value.to_owned()))
-        })
-        .collect();
-    let record = Record::Done {
-        fingerprint,
-        status: parts.status.as_u16(),
-        body: String::from_utf8_lossy(bytes).into_owned(),
-        headers,
-    };
-    if let Ok(text) = serde_json::to_string(&record) {
-        let stored: Result<(), _> = redis.set_ex(redis_key, text, KEEP_SECONDS).await;
-        if let Err(e) = stored {
-            tracing::warn!(error = %e, "idempotency record not stored");
+    let (mut redis, redis_key) = (redis.clone(), redis_key.to_owned());
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(IN_FLIGHT_SECONDS);
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            if settle(&mut redis, &redis_key, value.as_deref()).await.is_ok() {
+                return;
+            }
         }
+        tracing::warn!("idempotency record not stored: Redis stayed away");
+    });
+}
+
+/// Stores the final answer `value` under the key, or forgets the key when there is none.
+async fn settle(
+    redis: &mut redis::aio::ConnectionManager,
+    redis_key: &str,
+    value: Option<&str>,
+) -> redis::RedisResult<()> {
+    match value {
+        Some(text) => redis.set_ex(redis_key, text, KEEP_SECONDS).await,
+        None => redis.del::<_, i64>(redis_key).await.map(|_| ()),
     }
 }

@@ -34,11 +34,6 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
 }
 
-/// This module's part of `/api/openapi.json`.
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(render))]
-pub(super) struct Doc;
-
 /// Counts and times every request, labelled by the route it matched (not the raw path, so ids
 /// do not explode the label space).
 pub async fn track(request: Request, next: Next) -> Response {
@@ -57,7 +52,8 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 // Prometheus gauges are floats; counts here stay far below 2^52.
 #[allow(clippy::cast_precision_loss)]
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+/// Prometheus text format. Served on the operators' listener only, so it is not in the public
+/// API document.
 async fn render(State(state): State<AppState>) -> Response {
     let store = state.runtime.store();
     for projector in projections::all() {

@@ -26,6 +26,101 @@ use crate::auth::passkey::{PasskeyError, PasskeySummary};
 #[allow(dead_code)]
 pub struct WebAuthnJson(std::collections::BTreeMap<String, serde_json::Value>);
 
+/// The `PublicKeyCredential` `navigator.credentials.get` resolves to, in its JSON form
+/// (`toJSON()`): what `login/complete` takes. For the document; webauthn-rs parses it. Binary
+/// fields are base64url without padding, canonical (a length of 4n+1 cannot be one, and the
+/// unused bits of the last character are zero).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAssertion {
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 1400
+    )]
+    id: String,
+    #[serde(rename = "rawId")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 1400
+    )]
+    raw_id: String,
+    response: PasskeyAssertionResponse,
+    #[serde(rename = "type")]
+    #[schema(example = "public-key")]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAssertionResponse {
+    #[serde(rename = "authenticatorData")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 8000
+    )]
+    authenticator_data: String,
+    #[serde(rename = "clientDataJSON")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 8000
+    )]
+    client_data_json: String,
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 8000
+    )]
+    signature: String,
+    #[serde(rename = "userHandle")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 100
+    )]
+    user_handle: Option<String>,
+}
+
+/// The `PublicKeyCredential` `navigator.credentials.create` resolves to, in its JSON form:
+/// what `register/complete` takes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAttestation {
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 1400
+    )]
+    id: String,
+    #[serde(rename = "rawId")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 1400
+    )]
+    raw_id: String,
+    response: PasskeyAttestationResponse,
+    #[serde(rename = "type")]
+    #[schema(example = "public-key")]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAttestationResponse {
+    #[serde(rename = "attestationObject")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 16000
+    )]
+    attestation_object: String,
+    #[serde(rename = "clientDataJSON")]
+    #[schema(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
+        max_length = 8000
+    )]
+    client_data_json: String,
+}
+
 /// How recent a sign-in must be to add a passkey.
 const RECENT_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -33,6 +128,9 @@ impl From<PasskeyError> for ApiError {
     fn from(error: PasskeyError) -> Self {
         match error {
             PasskeyError::Rejected(reason) => Self::SignInRefused(reason),
+            PasskeyError::NoRegistration => {
+                Self::NotFound("REGISTRATION_NOT_FOUND", "no passkey registration is in progress (or it expired)")
+            }
             PasskeyError::Auth(e) => e.into(),
             PasskeyError::State(e) => Self::Internal(format!("passkey state: {e}")),
         }
@@ -62,7 +160,7 @@ fn recently_signed_in(state: &AppState, signed_in: &SignedIn) -> Result<()> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(register_begin, register_complete, login_begin, login_complete, list, remove),
-    components(schemas(PasskeyCreated, PasskeySummary, WebAuthnJson))
+    components(schemas(PasskeyCreated, PasskeySummary, WebAuthnJson, PasskeyAssertion, PasskeyAttestation))
 )]
 pub(super) struct Doc;
 
@@ -81,8 +179,9 @@ pub struct PasskeyCreated {
 }
 
 #[utoipa::path(post, path = "/api/auth/passkey/register/complete", tag = "auth", security(("session" = [])),
-    request_body(content = WebAuthnJson, description = "The `PublicKeyCredential` the authenticator created"),
-    responses((status = 201, body = PasskeyCreated), (status = 400, description = "No registration in progress, or the credential does not verify", body = ErrorBody),
+    request_body(content = PasskeyAttestation, description = "The `PublicKeyCredential` the authenticator created"),
+    responses((status = 201, body = PasskeyCreated), (status = 400, description = "The credential does not verify, or is already registered", body = ErrorBody),
+        (status = 404, description = "REGISTRATION_NOT_FOUND: no registration in progress (or it expired): begin again", body = ErrorBody),
         (status = 403, description = "FORBIDDEN (details.reason `recent_sign_in_required`)", body = ErrorBody)))]
 async fn register_complete(
     State(state): State<AppState>,
@@ -101,6 +200,11 @@ async fn register_complete(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBegin {
+    #[schema(
+        pattern = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+        max_length = 254,
+        example = "ada@example.com"
+    )]
     #[serde(default)]
     email: Option<String>,
 }
@@ -118,7 +222,7 @@ async fn login_begin(
 }
 
 #[utoipa::path(post, path = "/api/auth/passkey/login/complete", tag = "auth",
-    request_body(content = WebAuthnJson, description = "The assertion (`PublicKeyCredential`)"),
+    request_body(content = PasskeyAssertion, description = "The assertion (`PublicKeyCredential`)"),
     responses((status = 200, description = "Signed in: the session cookie is set; `session_token` only for API clients", body = AuthResponse), (status = 401, description = "Unknown, expired or replayed challenge; unknown passkey; bad signature", body = ErrorBody)))]
 async fn login_complete(
     State(state): State<AppState>,

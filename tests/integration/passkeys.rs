@@ -32,7 +32,8 @@ async fn register(app: &TestApp, token: &str, authenticator: &mut WebauthnAuthen
     let again = app
         .post_json("/api/auth/passkey/register/complete", Some(token), &serde_json::to_value(&credential).unwrap())
         .await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    assert_eq!(again.json::<Value>().await.unwrap()["code"], "REGISTRATION_NOT_FOUND");
     serde_json::to_value(&credential).unwrap()
 }
 
@@ -145,7 +146,8 @@ async fn passkey_registration_needs_a_session_and_its_own_challenge() {
     );
     assert_eq!(
         app.post_json("/api/auth/passkey/register/complete", Some(&bob), &body).await.status(),
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND,
+        "no registration of Bob's in progress"
     );
     // Bob with a ceremony of his own still cannot register Alice's credential (challenge mismatch).
     app.post_json("/api/auth/passkey/register/begin", Some(&bob), &json!({})).await;

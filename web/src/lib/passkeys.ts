@@ -11,6 +11,8 @@ import {
 import { api, run, type Schemas } from './api/client';
 
 type WebAuthnJson = Schemas['WebAuthnJson'];
+type PasskeyAssertion = Schemas['PasskeyAssertion'];
+type PasskeyAttestation = Schemas['PasskeyAttestation'];
 
 export { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill };
 
@@ -29,7 +31,19 @@ export async function signInWithPasskey(autofill = false, email?: string): Promi
     optionsJSON: publicKey<PublicKeyCredentialRequestOptionsJSON>(options),
     useBrowserAutofill: autofill,
   });
-  await run(api.POST('/api/auth/passkey/login/complete', { body: assertion as unknown as WebAuthnJson }));
+  // Exactly the fields the document states (the browser adds others the server does not use).
+  const body: PasskeyAssertion = {
+    id: assertion.id,
+    rawId: assertion.rawId,
+    type: assertion.type,
+    response: {
+      authenticatorData: assertion.response.authenticatorData,
+      clientDataJSON: assertion.response.clientDataJSON,
+      signature: assertion.response.signature,
+      userHandle: assertion.response.userHandle ?? null,
+    },
+  };
+  await run(api.POST('/api/auth/passkey/login/complete', { body }));
 }
 
 /** Adds a passkey to the signed-in account. */
@@ -38,5 +52,14 @@ export async function addPasskey(): Promise<void> {
   // The server asks for a discoverable credential (residentKey preferred): what lets a buyer sign
   // in without typing an email, and what the browser offers in autofill.
   const credential = await startRegistration({ optionsJSON: publicKey<PublicKeyCredentialCreationOptionsJSON>(options) });
-  await run(api.POST('/api/auth/passkey/register/complete', { body: credential as unknown as WebAuthnJson }));
+  const body: PasskeyAttestation = {
+    id: credential.id,
+    rawId: credential.rawId,
+    type: credential.type,
+    response: {
+      attestationObject: credential.response.attestationObject,
+      clientDataJSON: credential.response.clientDataJSON,
+    },
+  };
+  await run(api.POST('/api/auth/passkey/register/complete', { body }));
 }

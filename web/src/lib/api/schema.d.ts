@@ -754,22 +754,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["get_metrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/ws/events/{id}/availability": {
         parameters: {
             query?: never;
@@ -1046,6 +1030,7 @@ export interface components {
             message: string;
         };
         LoginBegin: {
+            /** @example ada@example.com */
             email?: string | null;
         };
         /** @description A plain acknowledgement. */
@@ -1070,6 +1055,40 @@ export interface components {
         OwnedTicket: components["schemas"]["TicketRow"] & {
             /** @description Signed for this owner: it stops working once the ticket is given to someone else. */
             code: string;
+        };
+        /**
+         * @description The `PublicKeyCredential` `navigator.credentials.get` resolves to, in its JSON form
+         *     (`toJSON()`): what `login/complete` takes. For the document; webauthn-rs parses it. Binary
+         *     fields are base64url without padding, canonical (a length of 4n+1 cannot be one, and the
+         *     unused bits of the last character are zero).
+         */
+        PasskeyAssertion: {
+            id: string;
+            rawId: string;
+            response: components["schemas"]["PasskeyAssertionResponse"];
+            /** @example public-key */
+            type: string;
+        };
+        PasskeyAssertionResponse: {
+            authenticatorData: string;
+            clientDataJSON: string;
+            signature: string;
+            userHandle?: string | null;
+        };
+        /**
+         * @description The `PublicKeyCredential` `navigator.credentials.create` resolves to, in its JSON form:
+         *     what `register/complete` takes.
+         */
+        PasskeyAttestation: {
+            id: string;
+            rawId: string;
+            response: components["schemas"]["PasskeyAttestationResponse"];
+            /** @example public-key */
+            type: string;
+        };
+        PasskeyAttestationResponse: {
+            attestationObject: string;
+            clientDataJSON: string;
         };
         PasskeyCreated: {
             /** Format: uuid */
@@ -1383,6 +1402,7 @@ export interface components {
             segments: components["schemas"]["Segment"][];
         };
         SendLink: {
+            /** @example ada@example.com */
             email: string;
         };
         /** @description A ticket of a reservation. */
@@ -1446,6 +1466,7 @@ export interface components {
             to_email: string;
         };
         TransferBody: {
+            /** @example ada@example.com */
             to_email: string;
         };
         TransferredTicket: {
@@ -2264,7 +2285,7 @@ export interface operations {
         /** @description The assertion (`PublicKeyCredential`) */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["WebAuthnJson"];
+                "application/json": components["schemas"]["PasskeyAssertion"];
             };
         };
         responses: {
@@ -2408,7 +2429,7 @@ export interface operations {
         /** @description The `PublicKeyCredential` the authenticator created */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["WebAuthnJson"];
+                "application/json": components["schemas"]["PasskeyAttestation"];
             };
         };
         responses: {
@@ -2420,7 +2441,7 @@ export interface operations {
                     "application/json": components["schemas"]["PasskeyCreated"];
                 };
             };
-            /** @description No registration in progress, or the credential does not verify */
+            /** @description The credential does not verify, or is already registered */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2440,6 +2461,15 @@ export interface operations {
             };
             /** @description FORBIDDEN (details.reason `recent_sign_in_required`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REGISTRATION_NOT_FOUND: no registration in progress (or it expired): begin again */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5219,53 +5249,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
-                };
-            };
-        };
-    };
-    get_metrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Prometheus text format */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
-                };
-            };
-            /** @description INVALID_REQUEST or VALIDATION_FAILED: malformed or invalid input */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description INTERNAL: a bug (logged with the request id) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description DEPENDENCY_UNAVAILABLE: a store is down; nothing was changed, retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
