@@ -8,7 +8,8 @@
 //! `scripts/bench-flash-sale.sh` runs it; settings by environment (defaults in brackets):
 //! `SCENARIOS` [refs,closed,open,seats,crowd,reads,two], `BUYERS` [10000], `HOLDS` [30000],
 //! `CONNECTIONS` [256], `OPEN_RATES` [500,1000,1500,2000,2500], `OPEN_SECONDS` [30],
-//! `CROWD_SECONDS` [60], `READ_SECONDS` [10], `PGBENCH_SECONDS` [10].
+//! `CROWD_SECONDS` [60], `READ_SECONDS` [10], `PGBENCH_SECONDS` [10]; `SCENARIOS=soak` (not in the
+//! default set: `scripts/soak.sh`) with `SOAK_MINUTES` [10].
 
 // Rates and ratios are floating point; seats and money never are.
 #![allow(clippy::cast_precision_loss)]
@@ -19,6 +20,7 @@ mod crowd;
 mod load;
 mod people;
 mod server;
+mod soak;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -218,6 +220,30 @@ async fn run() -> Result<(), BoxError> {
         report.line(format!("  money: {}", verdict.text()));
         if !verdict.violations.is_empty() {
             return Err("money was lost".into());
+        }
+    }
+
+    if wants("soak") {
+        let minutes = env_or("SOAK_MINUTES", 10);
+        let pid = deployment.instances.first().ok_or("no instance")?.pid();
+        let footprint = move || server::Instance::footprint_of(pid);
+        let (by_minute, messages) = soak::soak(first, &mut organiser, tokens.clone(), minutes, footprint).await?;
+        report.line(format!(
+            "soak: {minutes} minutes of {} buyers a minute, 50 more availability sockets each minute ({messages} messages)",
+            tokens.len()
+        ));
+        report.line("| minute | requests | p99 ms | 5xx + transport errors | resident MiB | open files |");
+        report.line("|---|---|---|---|---|---|");
+        for (i, m) in by_minute.iter().enumerate() {
+            report.line(format!(
+                "| {} | {} | {:.0} | {} | {} | {} |",
+                i + 1,
+                m.requests,
+                m.p99_ms,
+                m.failures,
+                m.rss_kib / 1024,
+                m.fds
+            ));
         }
     }
 

@@ -1,0 +1,84 @@
+//! The soak: mixed traffic for `SOAK_MINUTES` (default 10): each minute a crowd of buyers
+//! browses, holds, pays, cancels and walks away on a fresh event, while WebSocket clients keep
+//! the live availability feed of every event open. Per minute: the server's resident memory and
+//! open files, and the p99 of every step; a leak shows as a climb from the first minute to the
+//! last.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::client::{BoxError, Tally};
+use crate::crowd;
+use crate::people::{Organiser, general};
+
+/// One minute of the soak.
+#[derive(Debug)]
+pub struct Minute {
+    pub rss_kib: u64,
+    pub fds: usize,
+    pub requests: u64,
+    pub p99_ms: f64,
+    pub failures: u64,
+}
+
+/// Opens `count` availability sockets on `event_id` for `token`; counts the messages they get.
+async fn sockets(
+    addr: SocketAddr,
+    event_id: &str,
+    token: &str,
+    count: usize,
+    messages: Arc<AtomicU64>,
+) -> Result<(), BoxError> {
+    let url = format!("ws://{addr}/ws/events/{event_id}/availability");
+    for _ in 0..count {
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str())?;
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let messages = messages.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(_)) = socket.next().await {
+                messages.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    Ok(())
+}
+
+pub async fn soak(
+    addr: SocketAddr,
+    organiser: &mut Organiser,
+    tokens: Arc<Vec<String>>,
+    minutes: u32,
+    footprint: impl Fn() -> (u64, usize) + Send + Sync + Clone + 'static,
+) -> Result<(Vec<Minute>, u64), BoxError> {
+    let messages = Arc::new(AtomicU64::new(0));
+    let mut report = Vec::new();
+    for minute in 0..minutes {
+        let event_id = organiser.event_on_sale(&format!("Soak minute {}", minute + 1), general("Floor", 2_000)).await?;
+        // Each minute's event gets its own watchers, who stay to the end (sockets accumulate).
+        sockets(addr, &event_id, &tokens[0], 50, messages.clone()).await?;
+        let run = crowd::crowd(addr, tokens.clone(), &event_id, "Floor", 60, footprint.clone()).await;
+        let mut all = Tally::default();
+        for tally in run.steps.into_values() {
+            all.merge(tally);
+        }
+        all.merge(run.holds.tally);
+        let (rss_kib, fds) = footprint();
+        let p99_ms = all.percentiles().p99.as_secs_f64() * 1000.0;
+        report.push(Minute { rss_kib, fds, requests: all.total(), p99_ms, failures: all.failures() });
+        eprintln!(
+            "soak minute {}: {} requests, p99 {p99_ms:.0} ms, {} failed; server {} MiB resident, {} open files",
+            minute + 1,
+            all.total(),
+            all.failures(),
+            rss_kib / 1024,
+            fds
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((report, messages.load(Ordering::Relaxed)))
+}
