@@ -25,18 +25,21 @@ pub struct Minute {
     pub failures: u64,
 }
 
-/// Opens `count` availability sockets on `event_id` for `token`; counts the messages they get.
+/// Opens one availability socket on `event_id` for each of `buyers` (each from its own
+/// address, as per-user and per-address caps apply); counts the messages they get.
 async fn sockets(
     addr: SocketAddr,
     event_id: &str,
-    token: &str,
-    count: usize,
+    tokens: &[String],
+    buyers: std::ops::Range<usize>,
     messages: Arc<AtomicU64>,
 ) -> Result<(), BoxError> {
     let url = format!("ws://{addr}/ws/events/{event_id}/availability");
-    for _ in 0..count {
+    for buyer in buyers {
         let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str())?;
+        let token = &tokens[buyer % tokens.len()];
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+        request.headers_mut().insert("x-forwarded-for", crate::people::address_of(buyer).parse()?);
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
         let messages = messages.clone();
         tokio::spawn(async move {
@@ -60,7 +63,8 @@ pub async fn soak(
     for minute in 0..minutes {
         let event_id = organiser.event_on_sale(&format!("Soak minute {}", minute + 1), general("Floor", 2_000)).await?;
         // Each minute's event gets its own watchers, who stay to the end (sockets accumulate).
-        sockets(addr, &event_id, &tokens[0], 50, messages.clone()).await?;
+        let first = minute as usize * 50;
+        sockets(addr, &event_id, &tokens, first..first + 50, messages.clone()).await?;
         let run = crowd::crowd(addr, tokens.clone(), &event_id, "Floor", 60, footprint.clone()).await;
         let mut all = Tally::default();
         for tally in run.steps.into_values() {
