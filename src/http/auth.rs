@@ -62,11 +62,7 @@ async fn rate_limit(State(state): State<AppState>, client: ClientIp, request: Re
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendLink {
-    #[schema(
-        pattern = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
-        max_length = 254,
-        example = "ada@example.com"
-    )]
+    #[schema(schema_with = super::openapi::email)]
     email: String,
 }
 

@@ -164,3 +164,21 @@ pub fn document() -> utoipa::openapi::OpenApi {
     }
     doc
 }
+
+/// An email address as the server accepts it ([`crate::auth::parse_email`]): the document
+/// states the same pattern, so forms and generated clients can check before sending.
+pub(super) fn email() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(crate::auth::EMAIL_PATTERN))
+        .max_length(Some(254))
+        .examples(["ada@example.com"])
+        .build()
+}
+
+/// [`email`], or null.
+pub(super) fn optional_email() -> utoipa::openapi::Object {
+    let mut schema = email();
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
+    schema
+}

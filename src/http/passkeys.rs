@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::SchemaType;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
@@ -26,6 +28,35 @@ use crate::auth::passkey::{PasskeyError, PasskeySummary};
 #[allow(dead_code)]
 pub struct WebAuthnJson(std::collections::BTreeMap<String, serde_json::Value>);
 
+/// Binary data in WebAuthn's JSON: base64url without padding, canonical (a length of 4n+1
+/// cannot be one, and the unused bits of the last character are zero), at most `max_length`.
+fn base64url(max_length: usize) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"))
+        .max_length(Some(max_length))
+        .build()
+}
+
+fn credential_id() -> Object {
+    base64url(1400)
+}
+
+fn binary() -> Object {
+    base64url(8000)
+}
+
+fn attestation_object() -> Object {
+    base64url(16000)
+}
+
+/// The user handle, or null when the authenticator gave none.
+fn user_handle() -> Object {
+    let mut handle = base64url(100);
+    handle.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    handle
+}
+
 /// The `PublicKeyCredential` `navigator.credentials.get` resolves to, in its JSON form
 /// (`toJSON()`): what `login/complete` takes. For the document; webauthn-rs parses it. Binary
 /// fields are base64url without padding, canonical (a length of 4n+1 cannot be one, and the
@@ -34,16 +65,10 @@ pub struct WebAuthnJson(std::collections::BTreeMap<String, serde_json::Value>);
 #[allow(dead_code)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAssertion {
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 1400
-    )]
+    #[schema(schema_with = credential_id)]
     id: String,
     #[serde(rename = "rawId")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 1400
-    )]
+    #[schema(schema_with = credential_id)]
     raw_id: String,
     response: PasskeyAssertionResponse,
     #[serde(rename = "type")]
@@ -56,27 +81,15 @@ pub struct PasskeyAssertion {
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAssertionResponse {
     #[serde(rename = "authenticatorData")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 8000
-    )]
+    #[schema(schema_with = binary)]
     authenticator_data: String,
     #[serde(rename = "clientDataJSON")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 8000
-    )]
+    #[schema(schema_with = binary)]
     client_data_json: String,
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 8000
-    )]
+    #[schema(schema_with = binary)]
     signature: String,
     #[serde(rename = "userHandle")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 100
-    )]
+    #[schema(schema_with = user_handle)]
     user_handle: Option<String>,
 }
 
@@ -86,16 +99,10 @@ pub struct PasskeyAssertionResponse {
 #[allow(dead_code)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAttestation {
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 1400
-    )]
+    #[schema(schema_with = credential_id)]
     id: String,
     #[serde(rename = "rawId")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 1400
-    )]
+    #[schema(schema_with = credential_id)]
     raw_id: String,
     response: PasskeyAttestationResponse,
     #[serde(rename = "type")]
@@ -108,16 +115,10 @@ pub struct PasskeyAttestation {
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAttestationResponse {
     #[serde(rename = "attestationObject")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 16000
-    )]
+    #[schema(schema_with = attestation_object)]
     attestation_object: String,
     #[serde(rename = "clientDataJSON")]
-    #[schema(
-        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$",
-        max_length = 8000
-    )]
+    #[schema(schema_with = binary)]
     client_data_json: String,
 }
 
@@ -200,11 +201,7 @@ async fn register_complete(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBegin {
-    #[schema(
-        pattern = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
-        max_length = 254,
-        example = "ada@example.com"
-    )]
+    #[schema(schema_with = super::openapi::optional_email)]
     #[serde(default)]
     email: Option<String>,
 }

@@ -84,11 +84,7 @@ async fn mine(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {
-    #[schema(
-        pattern = r"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
-        max_length = 254,
-        example = "ada@example.com"
-    )]
+    #[schema(schema_with = super::openapi::email)]
     to_email: String,
 }
 
