@@ -12,7 +12,7 @@ use crate::client::{BoxError, Conn};
 
 pub const ADMIN_EMAIL: &str = "organiser@bench.test";
 
-fn free_port() -> Result<u16, BoxError> {
+pub fn free_port() -> Result<u16, BoxError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -8,10 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::client::BoxError;
-
-pub fn free_port() -> Result<u16, BoxError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
+use crate::server::free_port;
 
 fn wait_listening(port: u16, what: &str) -> Result<(), BoxError> {
     let deadline = Instant::now() + Duration::from_secs(30);
