@@ -29,8 +29,14 @@ const KEPT_HEADERS: [axum::http::HeaderName; 2] = [axum::http::header::LOCATION,
 
 pub const HEADER: &str = "idempotency-key";
 const KEEP_SECONDS: u64 = 24 * 60 * 60;
-/// A request still "in flight" after this long is assumed dead (its process crashed).
-const IN_FLIGHT_SECONDS: u64 = 60;
+/// An "in flight" claim lives this long unless the request's process renews it: a request
+/// whose process was killed frees its key within seconds, so the client's retry on another
+/// instance runs instead of being told "in flight" for a minute (found by the fault suite).
+const IN_FLIGHT_SECONDS: u64 = 5;
+/// How often a running request renews its claim.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a final answer that Redis could not take is retried in the background.
+const RECORD_RETRY_SECONDS: u64 = 60;
 const MAX_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,13 +139,28 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     // future, the command still finishes and its answer is recorded under the key, so a retry
     // gets the real outcome instead of running the command a second time.
     let work = tokio::spawn(async move {
+        let renewing = tokio::spawn(renew_claim(redis.clone(), redis_key.clone()));
         let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        // Stopped before the answer is recorded: a renewal must not shorten the kept answer.
+        renewing.abort();
+        let _ = renewing.await;
         let (parts, body) = response.into_parts();
         let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
         record(&mut redis, &redis_key, fingerprint, &parts, &bytes).await;
         Response::from_parts(parts, Body::from(bytes))
     });
     work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
+}
+
+/// Keeps the in-flight claim alive while its request runs (aborted when it ends).
+async fn renew_claim(mut redis: redis::aio::ConnectionManager, redis_key: String) {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let renewed: redis::RedisResult<bool> = redis.expire(&redis_key, IN_FLIGHT_SECONDS.cast_signed()).await;
+        if let Err(e) = renewed {
+            tracing::debug!(error = %e, "idempotency claim not renewed");
+        }
+    }
 }
 
 /// Whether an answer is final, so a retry should see it again rather than run again: not a 5xx,
@@ -198,7 +219,7 @@ async fn record(
     }
     let (mut redis, redis_key) = (redis.clone(), redis_key.to_owned());
     tokio::spawn(async move {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(IN_FLIGHT_SECONDS);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(RECORD_RETRY_SECONDS);
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             if settle(&mut redis, &redis_key, value.as_deref()).await.is_ok() {
