@@ -230,7 +230,9 @@ struct ReserveBody {
 #[utoipa::path(post, path = "/api/reservations", tag = "reservations", security(("session" = [])), request_body = ReserveBody,
     responses((status = 201, description = "Seats held until expires_at", body = ReservationView), (status = 400, description = "INVALID_QUANTITY (1–8) or VALIDATION_FAILED", body = ErrorBody),
         (status = 404, description = "EVENT_NOT_FOUND or SECTION_NOT_FOUND", body = ErrorBody), (status = 409, description = "INSUFFICIENT_INVENTORY (details: requested, available, section) or SEAT_UNAVAILABLE (details: seats)", body = ErrorBody),
-        (status = 410, description = "EVENT_CANCELLED", body = ErrorBody), (status = 422, description = "SALES_NOT_OPEN", body = ErrorBody)))]
+        (status = 408, description = "RESERVATION_EXPIRED: a retry (same Idempotency-Key) whose hold is already over", body = ErrorBody),
+        (status = 410, description = "EVENT_CANCELLED", body = ErrorBody),
+        (status = 422, description = "SALES_NOT_OPEN, or INVALID_STATE_TRANSITION for a retry whose hold was cancelled", body = ErrorBody)))]
 async fn reserve(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,

@@ -43,6 +43,25 @@ pub fn reservation_for_key(customer: CustomerId, key: &str) -> ReservationId {
     ReservationId::derive(customer, &format!("idempotency-key/{key}"))
 }
 
+/// What a request for seats answers, given what its reservation became. Only a reservation that
+/// got its seats answers with itself: the first attempt's answer may have been lost (an outage,
+/// a killed instance), and its retry can find the hold already over. A hold that expired, above
+/// all one that expired before the inventory ever allocated it seats (the step was delayed past
+/// the hold timer), must not be told to the buyer as seats they hold.
+fn hold_answer(reservation: ReservationDetails) -> Result<ReservationDetails, RuntimeError> {
+    use ReservationStatus as S;
+    match reservation.status {
+        S::SeatsReserved | S::PaymentPending | S::Completed | S::Refunded => Ok(reservation),
+        S::Rejected => Err(reservation.failure.map_or(RuntimeError::Conflict, |f| RuntimeError::Domain(f.to_error()))),
+        S::Initiated => Err(RuntimeError::Unavailable("seat allocation is delayed".into())),
+        S::Expired => Err(RuntimeError::Domain(DomainError::ReservationExpired)),
+        S::Cancelled | S::Compensated => Err(RuntimeError::Domain(DomainError::InvalidStateTransition {
+            from: reservation.status.as_str(),
+            action: "hold seats again",
+        })),
+    }
+}
+
 impl ReserveRequest {
     /// Whether `existing` is what this request asked for (the retry of the same request).
     fn is_answered_by(&self, customer: CustomerId, existing: &ReservationDetails) -> bool {
@@ -157,13 +176,7 @@ impl Runtime {
         if reservation.status == ReservationStatus::Initiated {
             reservation = self.reservation(reservation_id).await?;
         }
-        match reservation.status {
-            ReservationStatus::Rejected => {
-                Err(reservation.failure.map_or(RuntimeError::Conflict, |f| RuntimeError::Domain(f.to_error())))
-            }
-            ReservationStatus::Initiated => Err(RuntimeError::Unavailable("seat allocation is delayed".into())),
-            _ => Ok(reservation),
-        }
+        hold_answer(reservation)
     }
 
     /// Pays for a held reservation with `card`. The answer is the reservation afterwards:

@@ -2,6 +2,7 @@
 //! expiry, late captures and crash recovery.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,16 +14,18 @@ use ticketing::domain::inventory::{HoldStatus, Inventory};
 use ticketing::domain::money::Money;
 use ticketing::domain::payment::PaymentStatus;
 use ticketing::domain::reducer::{Aggregate, Command};
-use ticketing::domain::reservation::{ReservationCommand, ReservationStatus};
+use ticketing::clock::ManualClock;
+use ticketing::domain::reservation::{EventFacts, ReservationCommand, ReservationStatus};
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
-use ticketing::domain::values::{Category, EventName, SectionName, Venue};
+use ticketing::domain::values::{Category, EventName, Quantity, SectionName, Venue};
 use ticketing::runtime::gateway::{PaymentGateway, SimulatedGateway};
+use ticketing::runtime::purchase::{ReserveRequest, reservation_for_key};
 use ticketing::runtime::{Cause, Runtime, RuntimeConfig, RuntimeError};
 use ticketing::store::stream_id;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::support::{TestDb, card, fast_config, request, runtime_on};
+use crate::support::{TestDb, card, fast_config, request, runtime_on, runtime_with_clock};
 
 fn section(name: &str, layout: SectionLayout, cents: u64) -> SectionSpec {
     SectionSpec { name: SectionName::parse(name).unwrap(), layout, base_price: Money::from_cents(cents) }
@@ -242,6 +245,46 @@ async fn unpaid_holds_expire_by_themselves_and_late_payment_is_refused() {
     let again = rt.reserve(&cause, buyer(), request(event_id, "Balcony", 2, Some(&["C-1", "C-2"]))).await.unwrap();
     assert_eq!(again.status, ReservationStatus::SeatsReserved);
     stop.send(true).unwrap();
+}
+
+/// Found by the fault suite (PostgreSQL crashing mid-sale): a hold whose seat step is delayed past
+/// its timer expires without ever getting seats, and the buyer's retry of the same request (its
+/// first answer was a 503) was answered 201 with that reservation, as if the seats were theirs.
+#[tokio::test]
+async fn a_retry_of_a_hold_that_expired_before_it_got_seats_is_told_it_expired() {
+    let db = TestDb::new().await;
+    let clock = ManualClock::starting_at(Utc::now());
+    let rt = runtime_with_clock(db.pool.clone(), fast_config(), Arc::new(clock.clone()));
+    let event_id = event_on_sale(&rt, 10).await;
+    let cause = Cause::new(None);
+    let customer = buyer();
+    let reservation_id = reservation_for_key(customer, "the-buyers-key");
+    let event = rt.event(event_id).await.unwrap();
+    // The first attempt: the reservation is recorded, then the database goes away before its
+    // seat step runs (the step stays in its effects row).
+    let initiate = ReservationCommand::Initiate {
+        reservation_id,
+        event_id,
+        customer_id: customer,
+        section: SectionName::parse("Floor").unwrap(),
+        quantity: Quantity::new(2).unwrap(),
+        seats: None,
+        event: EventFacts { status: event.status, date: event.date, section: event.section("Floor").cloned() },
+        hold_seconds: rt.config().hold_seconds,
+        max_held_per_customer: rt.config().max_held_per_customer,
+    };
+    rt.execute(Command::Reservation(reservation_id, initiate), None, &cause).await.unwrap();
+    // The timer fires before the step is carried out.
+    clock.advance(chrono::Duration::seconds(i64::from(rt.config().hold_seconds) + 1));
+    rt.run(Command::Reservation(reservation_id, ReservationCommand::Expire), &cause, None).await.unwrap();
+    assert_eq!(rt.reservation(reservation_id).await.unwrap().status, ReservationStatus::Expired);
+
+    let retry = ReserveRequest { reservation_id: Some(reservation_id), ..request(event_id, "Floor", 2, None) };
+    let err = rt.reserve(&cause, customer, retry).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::Domain(DomainError::ReservationExpired)), "{err:?}");
+    let inventory = rt.inventory(event_id).await.unwrap();
+    assert_eq!(inventory.section("Floor").unwrap().available(), 10, "no seat was ever held for it");
+    assert_eq!(inventory.hold(reservation_id).unwrap().status, HoldStatus::Released);
 }
 
 #[tokio::test]
