@@ -2,7 +2,8 @@
 //!
 //! Producer: idempotent (`enable.idempotence`, `acks=all`), so a retry never duplicates or
 //! reorders within a partition; key = stream id, so a stream's events share a partition and stay
-//! in order. Consumers: one consumer group per projector, offsets committed only after the
+//! in order. Consumers: one per projector (which runs once in the deployment), assigned every
+//! partition by hand; offsets kept under a group per projector and committed only after the
 //! projector's transaction committed (a crash in between redelivers; the projector skips what it
 //! already applied).
 
@@ -110,19 +111,58 @@ pub async fn publish(producer: &FutureProducer, events: &[BusEvent]) -> Result<(
     Ok(())
 }
 
-fn consumer(settings: &KafkaSettings, group: &str) -> Result<StreamConsumer, KafkaError> {
+/// A consumer of every partition of the four topics, assigned by hand and started at the offsets
+/// committed under `group` (the beginning where none were).
+///
+/// No group membership: each projector already runs once in the whole deployment (an advisory
+/// lock, see `leadership`), so a group coordinator would only add its join and rebalance protocol,
+/// which after a broker restart left consumers of some projectors assigned nothing for minutes
+/// (found by the fault suite: read models stayed behind while the relay had published
+/// everything). The group remains only the place where offsets are kept.
+///
+/// Blocking (metadata and offsets are asked of the broker): call from a blocking task.
+fn assigned_consumer(settings: &KafkaSettings, group: &str) -> Result<StreamConsumer, KafkaError> {
     let consumer: StreamConsumer = settings
         .client()
         .set("group.id", group)
         .set("enable.auto.commit", "false")
+        // Where nothing was committed, or the offset is gone (a broker that came back empty).
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        // Notice topics that appear after subscribing (a broker that came back empty).
-        .set("topic.metadata.refresh.interval.ms", "1000")
+        // A read model is what a buyer sees next: do not let a broker that answers a fetch only
+        // when its wait is over (tansu) add half a second to it.
+        .set("fetch.wait.max.ms", "100")
+        // Small fetches: a broker reading a backlog from disk (tansu on SQLite after a restart)
+        // answered 1 MB per partition too slowly, the request timed out and was sent again, and
+        // the read models never caught up.
+        .set("max.partition.fetch.bytes", "262144")
         .create()?;
-    consumer.subscribe(&TOPICS)?;
+    let metadata = consumer.fetch_metadata(None, BROKER_TIMEOUT)?;
+    let mut partitions = TopicPartitionList::new();
+    for topic in TOPICS {
+        let found = metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none());
+        let Some(found) = found.filter(|t| !t.partitions().is_empty()) else {
+            // The relay creates the topics before it publishes: wait for it.
+            return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition));
+        };
+        for partition in found.partitions() {
+            partitions.add_partition(topic, partition.id());
+        }
+    }
+    let committed = consumer.committed_offsets(partitions, BROKER_TIMEOUT)?;
+    let mut start = TopicPartitionList::new();
+    for element in committed.elements() {
+        let offset = match element.offset() {
+            Offset::Offset(at) => Offset::Offset(at),
+            _ => Offset::Beginning,
+        };
+        start.add_partition_offset(element.topic(), element.partition(), offset)?;
+    }
+    consumer.assign(&start)?;
     Ok(consumer)
 }
+
+/// How long a blocking question to the broker may take.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Feeds `projector` from Kafka until `shutdown`: batches of messages are applied in one
 /// transaction, then their offsets are committed.
@@ -135,12 +175,23 @@ pub async fn run_projector(
     let group = format!("ticketing-{}", projector.name());
     tracing::info!(projector = projector.name(), %group, "kafka projector started");
     while !*shutdown.borrow() {
-        // A fresh consumer resumes from the committed offsets: after any failure, that is
-        // exactly the first message not yet applied.
-        let consumer = match consumer(&settings, &group) {
-            Ok(c) => c,
+        // A fresh consumer resumes from the committed offsets: after any failure, that is at
+        // most the first message not yet applied (a commit lost with the broker only means the
+        // projector skips a few events it already has).
+        let (for_task, group_name) = (settings.clone(), group.clone());
+        let created = tokio::task::spawn_blocking(move || assigned_consumer(&for_task, &group_name)).await;
+        let consumer = match created {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                // Soon: at start-up the relay is creating the topics right now, and a buyer's
+                // first purchase should not wait a second for its read models. (A broker that is
+                // away makes each attempt wait its own timeout anyway.)
+                tracing::warn!(projector = projector.name(), error = %e, "kafka consumer not ready; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "kafka consumer not created; retrying");
+                tracing::warn!(projector = projector.name(), error = %e, "kafka consumer task failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }

@@ -216,17 +216,10 @@ async fn scenario(fault: Fault, postgres: &OwnPostgres) -> Result<(), BoxError> 
     }
     expectations(fault, &seen, &probes, fault_ended)?;
     promise(&deployment, &event_id, &seen).await?;
-    if fault == Fault::Broker {
-        // Open: after tansu (SQLite engine) restarts, some consumer groups stop receiving what
-        // is published afterwards (the relay has published everything; offsets survive the
-        // restart). Not yet known whether tansu's group coordinator or our consumer is at fault,
-        // so this check is reported, not enforced.
-        if let Err(e) = read_models_rebuild_equal(&deployment, postgres, Duration::from_secs(20)).await {
-            eprintln!("   KNOWN OPEN: {e}");
-        }
-    } else {
-        read_models_rebuild_equal(&deployment, postgres, Duration::from_secs(30)).await?;
-    }
+    // A broker restart costs the consumers a reconnection and the read models a backlog: allow
+    // them longer to catch up (the check fails, with the tables that differ, if they never do).
+    let catch_up = if fault == Fault::Broker { Duration::from_secs(60) } else { Duration::from_secs(30) };
+    read_models_rebuild_equal(&deployment, postgres, catch_up).await?;
     drop(broker);
     deployment.stop();
     deployment.drop_databases().await?;
