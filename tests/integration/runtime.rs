@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
+use ticketing::clock::ManualClock;
 use ticketing::domain::DomainError;
 use ticketing::domain::event::{EventCommand, NewEvent};
 use ticketing::domain::ids::{CustomerId, EventId, PaymentId};
@@ -14,7 +15,6 @@ use ticketing::domain::inventory::{HoldStatus, Inventory};
 use ticketing::domain::money::Money;
 use ticketing::domain::payment::PaymentStatus;
 use ticketing::domain::reducer::{Aggregate, Command};
-use ticketing::clock::ManualClock;
 use ticketing::domain::reservation::{EventFacts, ReservationCommand, ReservationStatus};
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
 use ticketing::domain::values::{Category, EventName, Quantity, SectionName, Venue};
