@@ -20,6 +20,9 @@ use uuid::Uuid;
 
 use crate::projections::availability;
 
+pub mod read_cache;
+use read_cache::ReadCache;
+
 /// Changes to one event are sent at most this often.
 pub const COALESCE: Duration = Duration::from_millis(100);
 
@@ -47,6 +50,7 @@ pub struct AvailabilityFeed {
     limits: Limits,
     projections: PgPool,
     stopped: watch::Receiver<bool>,
+    cache: ReadCache,
 }
 
 impl std::fmt::Debug for AvailabilityFeed {
@@ -99,7 +103,19 @@ impl Drop for Slot {
 
 impl AvailabilityFeed {
     pub fn new(projections: PgPool, limits: Limits, stopped: watch::Receiver<bool>) -> Self {
-        Self { channels: Arc::default(), counts: Arc::default(), limits, projections, stopped }
+        Self {
+            channels: Arc::default(),
+            counts: Arc::default(),
+            limits,
+            projections,
+            stopped,
+            cache: ReadCache::default(),
+        }
+    }
+
+    /// Availability answers in memory, kept current by this feed's notifications.
+    pub const fn cache(&self) -> &ReadCache {
+        &self.cache
     }
 
     /// A place for one more socket of `user` from `address` (a rate-limit bucket), or the limit
@@ -179,7 +195,11 @@ impl AvailabilityFeed {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if listener.is_none() {
+                self.cache.deaf();
                 listener = self.listen().await;
+                if listener.is_some() {
+                    self.cache.listening();
+                }
                 // Whatever happened while we were not listening: everyone gets fresh counts.
                 changed.extend(self.watched());
             }
@@ -192,9 +212,16 @@ impl AvailabilityFeed {
             tokio::select! {
                 _ = stopped.changed() => return,
                 notification = active.try_recv() => match notification {
-                    Ok(Some(n)) => changed.extend(n.payload().parse::<Uuid>().ok()),
-                    // The connection was lost and re-established: notifications in between are gone.
-                    Ok(None) => changed.extend(self.watched()),
+                    Ok(Some(n)) => {
+                        if let Ok(event_id) = n.payload().parse::<Uuid>() {
+                            self.cache.changed(event_id);
+                            changed.insert(event_id);
+                        }
+                    }
+                    // The connection was lost: notifications until it listens again are gone.
+                    // Listen afresh (rather than let it reconnect unseen) to know from when the
+                    // cache can be trusted again.
+                    Ok(None) => listener = None,
                     Err(error) => {
                         tracing::warn!(%error, "availability listener failed; reconnecting");
                         listener = None;

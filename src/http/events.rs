@@ -4,8 +4,10 @@
 //! Admins create and run events here too; those answers come from the write side.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -23,6 +25,7 @@ use crate::domain::policy::PriceTier;
 use crate::domain::seating::{SectionLayout, SectionSpec};
 use crate::domain::values::{Category, EventName, SectionName, Venue};
 use crate::domain::values::{EventDate, Timestamp};
+use crate::live::read_cache;
 use crate::projections::availability::{self, Counts};
 use crate::projections::catalogue::{self, CatalogueEntry, CatalogueSection};
 use crate::store::stream_id;
@@ -475,10 +478,27 @@ pub struct AvailabilityView {
 
 #[utoipa::path(get, path = "/api/events/{id}/availability", tag = "events", params(("id" = Uuid, Path, description = "Event id")),
     responses((status = 200, description = "Read model (may lag a moment); the write side decides every sale", body = AvailabilityView), (status = 404, description = "EVENT_NOT_FOUND", body = ErrorBody)))]
-async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<AvailabilityView>> {
+async fn event_availability(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Response> {
+    let cache = state.live.cache();
+    let key = read_cache::Key::event(id);
+    if let Some(body) = cache.get(&key) {
+        return Ok(json_body(body));
+    }
+    let ticket = cache.ticket(id);
     public_event(&state, id).await?;
     let sections = availability::sections_by_name(&state.projections, id).await?;
-    Ok(Json(AvailabilityView { event_id: id, sections }))
+    let body = to_body(&AvailabilityView { event_id: id, sections })?;
+    cache.put(key, ticket, body.clone());
+    Ok(json_body(body))
+}
+
+/// An answer serialised once, to keep in the read cache.
+fn to_body(value: &impl Serialize) -> Result<Bytes> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| ApiError::Internal(format!("serialising an answer: {e}")))
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// One numbered seat as buyers see it.
@@ -511,7 +531,13 @@ pub struct SectionDetail {
 
 #[utoipa::path(get, path = "/api/events/{id}/sections/{section}", tag = "events", params(("id" = Uuid, Path), ("section" = String, Path)),
     responses((status = 200, body = SectionDetail), (status = 404, description = "EVENT_NOT_FOUND or SECTION_NOT_FOUND", body = ErrorBody)))]
-async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Json<SectionDetail>> {
+async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, String)>) -> Result<Response> {
+    let cache = state.live.cache();
+    let key = read_cache::Key::section(id, name.clone());
+    if let Some(body) = cache.get(&key) {
+        return Ok(json_body(body));
+    }
+    let ticket = cache.ticket(id);
     public_event(&state, id).await?;
     let counts =
         availability::for_event(&state.projections, id).await?.into_iter().find(|c| c.section == name).ok_or_else(
@@ -523,7 +549,7 @@ async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, St
     } else {
         None
     };
-    Ok(Json(SectionDetail {
+    let body = to_body(&SectionDetail {
         event_id: id,
         section: counts.section,
         seating: counts.seating,
@@ -533,5 +559,7 @@ async fn section(State(state): State<AppState>, Path((id, name)): Path<(Uuid, St
         sold: counts.sold,
         last_updated: counts.last_updated,
         seats,
-    }))
+    })?;
+    cache.put(key, ticket, body.clone());
+    Ok(json_body(body))
 }

@@ -267,3 +267,51 @@ async fn sockets_get_pings_and_close_soon_after_their_session_ends() {
     assert!(kinds.iter().any(|k| k == "ping"), "{kinds:?}");
     assert_eq!(&kinds[kinds.len() - 2..], ["error", "close"], "{kinds:?}");
 }
+
+/// Availability answers are served from memory (`live::read_cache`), dropped by the same
+/// notification that feeds the sockets: once a socket has shown a change, a plain GET shows it
+/// too; and a change made behind the projector's back (no notification) shows within the cache's
+/// one-second limit instead of never.
+#[tokio::test]
+async fn availability_served_from_memory_follows_every_change() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let buyer = app.sign_in("fan@example.com").await;
+    let event = app.open_event(&admin, 50).await;
+    let path = format!("/api/events/{event}/availability");
+    let section = format!("/api/events/{event}/sections/Floor");
+    app.get_until(&path, |b| b["sections"]["Floor"]["available"] == 50).await;
+    let mut socket = connect(&app, &format!("/ws/events/{event}/availability"), &buyer).await.expect("connected");
+    next_availability(&mut socket, Duration::from_secs(5)).await.expect("a message on connect");
+    // Both answers are now in memory.
+    for _ in 0..3 {
+        let counts: Value = app.get(&path).await.json().await.unwrap();
+        assert_eq!(counts["sections"]["Floor"]["available"], 50);
+        let floor: Value = app.get(&section).await.json().await.unwrap();
+        assert_eq!(floor["available"], 50);
+    }
+
+    let reserve = json!({ "event_id": event, "section": "Floor", "quantity": 2 });
+    assert_eq!(app.post_json("/api/reservations", Some(&buyer), &reserve).await.status(), StatusCode::CREATED);
+    let mut shown = Value::Null;
+    while let Some(message) = next_availability(&mut socket, Duration::from_secs(10)).await {
+        shown = message;
+        if shown["sections"]["Floor"]["reserved"] == 2 {
+            break;
+        }
+    }
+    assert_eq!(shown["sections"]["Floor"]["reserved"], 2, "{shown}");
+    let counts: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(counts["sections"]["Floor"]["reserved"], 2, "the socket showed the hold, the GET did not: {counts}");
+    let floor: Value = app.get(&section).await.json().await.unwrap();
+    assert_eq!(floor["reserved"], 2, "{floor}");
+
+    // An operator's repair in SQL sends no notification.
+    sqlx::query("UPDATE section_availability SET total_capacity = 60, available = 58 WHERE event_id = $1::uuid")
+        .bind(&event)
+        .execute(&app.databases.1.pool)
+        .await
+        .unwrap();
+    app.get_until(&path, |b| b["sections"]["Floor"]["total_capacity"] == 60).await;
+    socket.close(None).await.unwrap();
+}
