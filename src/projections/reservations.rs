@@ -97,70 +97,49 @@ impl Projector for Reservations {
                     .await?;
                 }
                 ReservationEvent::Completed { captured, tickets, at: completed, .. } => {
-                    let row: (uuid::Uuid, uuid::Uuid, String) = sqlx::query_as(
-                        "UPDATE reservations SET status = 'completed', captured_cents = captured_cents + $2, completed_at = $3, updated_at = $3
-                         WHERE reservation_id = $1 RETURNING event_id, customer_id, section",
+                    // The order, its tickets and the customer's figures in one round trip.
+                    let count = i32::try_from(tickets.len()).unwrap_or(i32::MAX);
+                    let found: i64 = sqlx::query_scalar(
+                        "WITH r AS (
+                             UPDATE reservations SET status = 'completed', captured_cents = captured_cents + $2,
+                                                     completed_at = $3, updated_at = $3
+                             WHERE reservation_id = $1 RETURNING event_id, customer_id, section
+                         ), issued AS (
+                             INSERT INTO tickets (ticket_id, reservation_id, event_id, section, seat_id, seat_number, owner_id, status, issued_at)
+                             SELECT t.ticket_id, $1, r.event_id, r.section, t.seat_id, t.seat_number, t.owner_id, 'valid', $3
+                             FROM r, UNNEST($4::uuid[], $5::uuid[], $6::text[], $7::uuid[]) AS t(ticket_id, seat_id, seat_number, owner_id)
+                         ), purchase AS (
+                             INSERT INTO customer_purchases (reservation_id, customer_id, event_id, section, quantity, amount_cents, status, purchased_at)
+                             SELECT $1, r.customer_id, r.event_id, r.section, $8, $2, 'completed', $3 FROM r
+                         ), lifetime AS (
+                             INSERT INTO customer_lifetime_value (customer_id, purchases, tickets, spent_cents, refunded_cents, first_purchase_at, last_purchase_at)
+                             SELECT r.customer_id, 1, $8, $2, 0, $3, $3 FROM r
+                             ON CONFLICT (customer_id) DO UPDATE SET purchases = customer_lifetime_value.purchases + 1,
+                                 tickets = customer_lifetime_value.tickets + $8, spent_cents = customer_lifetime_value.spent_cents + $2,
+                                 first_purchase_at = LEAST(customer_lifetime_value.first_purchase_at, $3),
+                                 last_purchase_at = GREATEST(customer_lifetime_value.last_purchase_at, $3)
+                         ), sections AS (
+                             INSERT INTO customer_sections (customer_id, event_id, section, tickets)
+                             SELECT r.customer_id, r.event_id, r.section, $8 FROM r
+                             ON CONFLICT (customer_id, event_id, section) DO UPDATE SET tickets = customer_sections.tickets + $8
+                         )
+                         SELECT count(*) FROM r",
                     )
                     .bind(id)
                     .bind(captured.cents_i64())
                     .bind(completed)
+                    .bind(tickets.iter().map(|t| t.ticket_id.as_uuid()).collect::<Vec<_>>())
+                    .bind(tickets.iter().map(|t| t.seat.seat_id.as_uuid()).collect::<Vec<_>>())
+                    .bind(tickets.iter().map(|t| t.seat.label.map(|l| l.to_string())).collect::<Vec<_>>())
+                    .bind(tickets.iter().map(|t| t.owner.as_uuid()).collect::<Vec<_>>())
+                    .bind(count)
                     .fetch_one(&mut *tx)
                     .await?;
-                    let (event_id, customer_id, section) = row;
-                    for ticket in tickets {
-                        sqlx::query(
-                            "INSERT INTO tickets (ticket_id, reservation_id, event_id, section, seat_id, seat_number, owner_id, status, issued_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'valid', $8)",
-                        )
-                        .bind(ticket.ticket_id.as_uuid())
-                        .bind(id)
-                        .bind(event_id)
-                        .bind(&section)
-                        .bind(ticket.seat.seat_id.as_uuid())
-                        .bind(ticket.seat.label.map(|l| l.to_string()))
-                        .bind(ticket.owner.as_uuid())
-                        .bind(completed)
-                        .execute(&mut *tx)
-                        .await?;
+                    if found == 0 {
+                        // Its Initiated comes first in the same stream: a read model missing it
+                        // is broken; fail the batch (and say so) rather than lose the order.
+                        return Err(sqlx::Error::RowNotFound);
                     }
-                    let count = i32::try_from(tickets.len()).unwrap_or(i32::MAX);
-                    sqlx::query(
-                        "INSERT INTO customer_purchases (reservation_id, customer_id, event_id, section, quantity, amount_cents, status, purchased_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)",
-                    )
-                    .bind(id)
-                    .bind(customer_id)
-                    .bind(event_id)
-                    .bind(&section)
-                    .bind(count)
-                    .bind(captured.cents_i64())
-                    .bind(completed)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO customer_lifetime_value (customer_id, purchases, tickets, spent_cents, refunded_cents, first_purchase_at, last_purchase_at)
-                         VALUES ($1, 1, $2, $3, 0, $4, $4)
-                         ON CONFLICT (customer_id) DO UPDATE SET purchases = customer_lifetime_value.purchases + 1,
-                             tickets = customer_lifetime_value.tickets + $2, spent_cents = customer_lifetime_value.spent_cents + $3,
-                             first_purchase_at = LEAST(customer_lifetime_value.first_purchase_at, $4),
-                             last_purchase_at = GREATEST(customer_lifetime_value.last_purchase_at, $4)",
-                    )
-                    .bind(customer_id)
-                    .bind(count)
-                    .bind(captured.cents_i64())
-                    .bind(completed)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO customer_sections (customer_id, event_id, section, tickets) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (customer_id, event_id, section) DO UPDATE SET tickets = customer_sections.tickets + $4",
-                    )
-                    .bind(customer_id)
-                    .bind(event_id)
-                    .bind(&section)
-                    .bind(count)
-                    .execute(&mut *tx)
-                    .await?;
                 }
                 ReservationEvent::PaymentFailed { reason, .. } => {
                     sqlx::query("UPDATE reservations SET status = 'compensated', failure = $2, updated_at = $3 WHERE reservation_id = $1")
@@ -177,15 +156,15 @@ impl Projector for Reservations {
                     set_status(ReservationStatus::Cancelled).execute(&mut *tx).await?;
                 }
                 ReservationEvent::Refunded { .. } => {
-                    set_status(ReservationStatus::Refunded).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE tickets SET status = 'void' WHERE reservation_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE customer_purchases SET status = 'refunded' WHERE reservation_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "WITH r AS (UPDATE reservations SET status = 'refunded', updated_at = $2 WHERE reservation_id = $1),
+                              t AS (UPDATE tickets SET status = 'void' WHERE reservation_id = $1)
+                         UPDATE customer_purchases SET status = 'refunded' WHERE reservation_id = $1",
+                    )
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 ReservationEvent::LatePaymentRefunded { amount, .. } => {
                     sqlx::query("UPDATE reservations SET captured_cents = captured_cents + $2, updated_at = $3 WHERE reservation_id = $1")
@@ -198,28 +177,23 @@ impl Projector for Reservations {
                 ReservationEvent::RefundRecorded { amount, payment_id, .. } => {
                     // Only refunds of the payment that bought the tickets count against the
                     // purchase and lifetime value (a late or second payment never was spending).
-                    let row: Option<(uuid::Uuid, bool)> = sqlx::query_as(
-                        "UPDATE reservations SET refunded_cents = refunded_cents + $2, updated_at = $3 WHERE reservation_id = $1
-                         RETURNING customer_id, (payment_id = $4 AND completed_at IS NOT NULL)",
+                    sqlx::query(
+                        "WITH r AS (
+                             UPDATE reservations SET refunded_cents = refunded_cents + $2, updated_at = $3 WHERE reservation_id = $1
+                             RETURNING customer_id, (payment_id = $4 AND completed_at IS NOT NULL) AS spent
+                         ), purchase AS (
+                             UPDATE customer_purchases SET refunded_cents = refunded_cents + $2
+                             WHERE reservation_id = $1 AND EXISTS (SELECT 1 FROM r WHERE r.spent)
+                         )
+                         UPDATE customer_lifetime_value c SET refunded_cents = c.refunded_cents + $2
+                         FROM r WHERE c.customer_id = r.customer_id AND r.spent",
                     )
                     .bind(id)
                     .bind(amount.cents_i64())
                     .bind(at)
                     .bind(payment_id.as_uuid())
-                    .fetch_optional(&mut *tx)
+                    .execute(&mut *tx)
                     .await?;
-                    if let Some((customer, true)) = row {
-                        sqlx::query("UPDATE customer_purchases SET refunded_cents = refunded_cents + $2 WHERE reservation_id = $1")
-                            .bind(id)
-                            .bind(amount.cents_i64())
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("UPDATE customer_lifetime_value SET refunded_cents = refunded_cents + $2 WHERE customer_id = $1")
-                            .bind(customer)
-                            .bind(amount.cents_i64())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
                 }
                 ReservationEvent::TicketTransferred { ticket_id, to, at: moved, .. } => {
                     sqlx::query("UPDATE tickets SET owner_id = $2, transferred_at = $3 WHERE ticket_id = $1")
