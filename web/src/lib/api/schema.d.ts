@@ -4570,6 +4570,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description RESERVATION_EXPIRED: a retry (same Idempotency-Key) whose hold is already over */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description INSUFFICIENT_INVENTORY (details: requested, available, section) or SEAT_UNAVAILABLE (details: seats) */
             409: {
                 headers: {
@@ -4588,7 +4597,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SALES_NOT_OPEN */
+            /** @description SALES_NOT_OPEN, or INVALID_STATE_TRANSITION for a retry whose hold was cancelled */
             422: {
                 headers: {
                     [name: string]: unknown;
