@@ -8,6 +8,9 @@ use tracing_subscriber::EnvFilter;
 use ticketing::config::Config;
 use ticketing::store::{EventStore, database};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "ticketing", version, about = "Event-sourced ticketing platform")]
 struct Cli {
