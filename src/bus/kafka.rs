@@ -179,28 +179,26 @@ pub async fn run_projector(
         // most the first message not yet applied (a commit lost with the broker only means the
         // projector skips a few events it already has).
         let (for_task, group_name) = (settings.clone(), group.clone());
-        let created = tokio::task::spawn_blocking(move || assigned_consumer(&for_task, &group_name)).await;
+        let created = tokio::task::spawn_blocking(move || assigned_consumer(&for_task, &group_name))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|created| created.map_err(|e| e.to_string()));
         let consumer = match created {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
+            Ok(consumer) => consumer,
+            Err(error) => {
                 // Soon: at start-up the relay is creating the topics right now, and a buyer's
                 // first purchase should not wait a second for its read models. (A broker that is
                 // away makes each attempt wait its own timeout anyway.)
-                tracing::warn!(projector = projector.name(), error = %e, "kafka consumer not ready; retrying");
+                tracing::warn!(projector = projector.name(), %error, "kafka consumer not ready; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(projector = projector.name(), error = %e, "kafka consumer task failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         let result = consume(&consumer, &pool, projector.as_ref(), &mut shutdown).await;
-        // Closing a consumer leaves its group: a blocking call that, with the broker away, waits
-        // for it. On a tokio worker it froze the whole process (every request stalled for the
-        // length of a broker outage, found by the fault suite), so it is closed on a blocking
-        // thread, and awaited: one close at a time per projector.
+        // Closing a consumer is a blocking call that, with the broker away, waits for it. On a
+        // tokio worker it froze the whole process (every request stalled for the length of a
+        // broker outage, found by the fault suite), so it is closed on a blocking thread, and
+        // awaited: one close at a time per projector.
         let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
         if let Err(e) = result {
             tracing::warn!(projector = projector.name(), error = %e, "kafka projector failed; resuming from committed offsets");

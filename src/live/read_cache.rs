@@ -23,8 +23,8 @@ use uuid::Uuid;
 /// The oldest answer ever served from memory.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// Answers kept at most (events × their sections); beyond it the cache starts again empty.
-const MAX_ENTRIES: usize = 10_000;
+/// Events whose answers are kept at most; beyond it the cache starts again empty.
+const MAX_EVENTS: usize = 10_000;
 
 /// What is cached: an event's availability, or one of its sections.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,7 +57,8 @@ struct Inner {
     epoch: u64,
     /// Notifications seen per event (since the epoch began).
     changes: HashMap<Uuid, u64>,
-    entries: HashMap<Key, (Instant, Bytes)>,
+    /// By event, so that a notification drops an event's answers with one removal.
+    entries: HashMap<Uuid, HashMap<Option<String>, (Instant, Bytes)>>,
 }
 
 /// Cheap to clone: clones share the cache.
@@ -77,7 +78,8 @@ impl ReadCache {
         if !inner.listening {
             return None;
         }
-        inner.entries.get(key).filter(|(at, _)| at.elapsed() < MAX_AGE).map(|(_, body)| body.clone())
+        let (at, body) = inner.entries.get(&key.event_id)?.get(&key.section)?;
+        (at.elapsed() < MAX_AGE).then(|| body.clone())
     }
 
     /// To take before reading `event_id`'s availability from the database.
@@ -94,33 +96,34 @@ impl ReadCache {
         if !inner.listening || inner.epoch != ticket.epoch || changes != ticket.changes {
             return;
         }
-        if inner.entries.len() >= MAX_ENTRIES {
+        if inner.entries.len() >= MAX_EVENTS && !inner.entries.contains_key(&key.event_id) {
             inner.entries.clear();
         }
-        inner.entries.insert(key, (Instant::now(), body));
+        inner.entries.entry(key.event_id).or_default().insert(key.section, (Instant::now(), body));
     }
 
     /// The projector said `event_id`'s availability changed.
     pub fn changed(&self, event_id: Uuid) {
         let mut inner = self.lock();
         *inner.changes.entry(event_id).or_default() += 1;
-        inner.entries.retain(|key, _| key.event_id != event_id);
+        inner.entries.remove(&event_id);
     }
 
     /// The feed listens (again): nothing known from before can be trusted.
     pub fn listening(&self) {
-        let mut inner = self.lock();
-        inner.epoch += 1;
-        inner.listening = true;
-        inner.changes.clear();
-        inner.entries.clear();
+        self.start_epoch(true);
     }
 
     /// The feed lost its listener: notifications may be missed until it listens again.
     pub fn deaf(&self) {
+        self.start_epoch(false);
+    }
+
+    /// Forgets every answer and voids every ticket taken so far.
+    fn start_epoch(&self, listening: bool) {
         let mut inner = self.lock();
         inner.epoch += 1;
-        inner.listening = false;
+        inner.listening = listening;
         inner.changes.clear();
         inner.entries.clear();
     }

@@ -13,14 +13,13 @@ use ticketing::domain::ids::{PaymentId, RefundId};
 use ticketing::domain::money::Money;
 use ticketing::domain::payment::{GatewayOutcome, PaymentStatus};
 use ticketing::domain::reducer::Command;
-use ticketing::domain::reservation::{EventFacts, ReservationCommand, ReservationStatus};
+use ticketing::domain::reservation::{ReservationCommand, ReservationStatus};
 use ticketing::runtime::gateway::{Card, GatewayError, PaymentGateway, SimulatedGateway};
-use ticketing::runtime::purchase::reservation_for_key;
 use ticketing::runtime::{Cause, Runtime, RuntimeConfig, RuntimeError};
 use ticketing::store::EventStore;
 use ticketing::store::effects::{self, RetryPolicy};
 
-use crate::runtime::{buyer, event_on_sale, start_worker};
+use crate::runtime::{buyer, event_on_sale, record_first_attempt, start_worker};
 use crate::support::{TestDb, card, fast_config, request, runtime_on};
 
 async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -106,24 +105,10 @@ async fn a_retried_reservation_is_the_first_attempt_not_a_second_hold() {
     let event_id = event_on_sale(&a, 10).await;
     let stop = start_worker(&b);
     let customer = buyer();
-    let reservation_id = reservation_for_key(customer, "order-1");
-    let details = a.event(event_id).await.unwrap();
     // The first attempt: its reservation is recorded, then its process gives up (as a request
     // answered 503 does); the inline allocation never runs.
-    let initiate = ReservationCommand::Initiate {
-        reservation_id,
-        event_id,
-        customer_id: customer,
-        section: ticketing::domain::values::SectionName::parse("Floor").unwrap(),
-        quantity: ticketing::domain::values::Quantity::new(3).unwrap(),
-        seats: None,
-        event: EventFacts { status: details.status, date: details.date, section: details.section("Floor").cloned() },
-        hold_seconds: 300,
-        max_held_per_customer: 8,
-    };
-    a.execute(Command::Reservation(reservation_id, initiate), None, &Cause::new(Some(customer.as_uuid())))
-        .await
-        .unwrap();
+    let cause = Cause::new(Some(customer.as_uuid()));
+    let reservation_id = record_first_attempt(&a, event_id, customer, "order-1", 3, &cause).await;
     // B's worker allocates the seats once the inline lease runs out.
     wait_for("the background allocation", async || {
         b.reservation(reservation_id).await.unwrap().status == ReservationStatus::SeatsReserved

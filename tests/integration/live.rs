@@ -69,6 +69,18 @@ async fn next_availability(socket: &mut Socket, wait: Duration) -> Option<Value>
     }
 }
 
+/// The first message (within 10 s each) whose "Floor" shows `reserved` seats held, or the last one.
+async fn first_showing_reserved(socket: &mut Socket, reserved: u32) -> Value {
+    let mut last = Value::Null;
+    while let Some(message) = next_availability(socket, Duration::from_secs(10)).await {
+        last = message;
+        if last["sections"]["Floor"]["reserved"] == reserved {
+            break;
+        }
+    }
+    last
+}
+
 #[tokio::test]
 async fn a_socket_gets_counts_on_connect_and_after_every_change() {
     // One buyer makes every change here: lift the per-customer hold limit.
@@ -88,13 +100,7 @@ async fn a_socket_gets_counts_on_connect_and_after_every_change() {
     let reserve = json!({ "event_id": event, "section": "Floor", "quantity": 2 });
     assert_eq!(app.post_json("/api/reservations", Some(&buyer), &reserve).await.status(), StatusCode::CREATED);
     // The first message that shows the hold (an earlier change may still be on its way).
-    let mut update = Value::Null;
-    while let Some(message) = next_availability(&mut socket, Duration::from_secs(10)).await {
-        update = message;
-        if update["sections"]["Floor"]["reserved"] == 2 {
-            break;
-        }
-    }
+    let update = first_showing_reserved(&mut socket, 2).await;
     assert_eq!(update["sections"]["Floor"]["reserved"], 2, "{update}");
     assert_eq!(update["sections"]["Floor"]["available"], 48);
 
@@ -293,13 +299,7 @@ async fn availability_served_from_memory_follows_every_change() {
 
     let reserve = json!({ "event_id": event, "section": "Floor", "quantity": 2 });
     assert_eq!(app.post_json("/api/reservations", Some(&buyer), &reserve).await.status(), StatusCode::CREATED);
-    let mut shown = Value::Null;
-    while let Some(message) = next_availability(&mut socket, Duration::from_secs(10)).await {
-        shown = message;
-        if shown["sections"]["Floor"]["reserved"] == 2 {
-            break;
-        }
-    }
+    let shown = first_showing_reserved(&mut socket, 2).await;
     assert_eq!(shown["sections"]["Floor"]["reserved"], 2, "{shown}");
     let counts: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(counts["sections"]["Floor"]["reserved"], 2, "the socket showed the hold, the GET did not: {counts}");

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use ticketing::clock::ManualClock;
 use ticketing::domain::DomainError;
 use ticketing::domain::event::{EventCommand, NewEvent};
-use ticketing::domain::ids::{CustomerId, EventId, PaymentId};
+use ticketing::domain::ids::{CustomerId, EventId, PaymentId, ReservationId};
 use ticketing::domain::inventory::{HoldStatus, Inventory};
 use ticketing::domain::money::Money;
 use ticketing::domain::payment::PaymentStatus;
@@ -53,6 +53,34 @@ pub async fn event_on_sale(rt: &Runtime, floor_capacity: i64) -> EventId {
 
 pub fn buyer() -> CustomerId {
     CustomerId::from_uuid(Uuid::new_v4())
+}
+
+/// The first attempt of a buyer's keyed request for `quantity` seats on "Floor", as far as
+/// recording its reservation: the seat step it leads to is left in its effects row, never carried
+/// out (as when the request's process gave up or lost its database right after).
+pub async fn record_first_attempt(
+    rt: &Runtime,
+    event_id: EventId,
+    customer: CustomerId,
+    key: &str,
+    quantity: i64,
+    cause: &Cause,
+) -> ReservationId {
+    let reservation_id = reservation_for_key(customer, key);
+    let event = rt.event(event_id).await.unwrap();
+    let initiate = ReservationCommand::Initiate {
+        reservation_id,
+        event_id,
+        customer_id: customer,
+        section: SectionName::parse("Floor").unwrap(),
+        quantity: Quantity::new(quantity).unwrap(),
+        seats: None,
+        event: EventFacts { status: event.status, date: event.date, section: event.section("Floor").cloned() },
+        hold_seconds: rt.config().hold_seconds,
+        max_held_per_customer: rt.config().max_held_per_customer,
+    };
+    rt.execute(Command::Reservation(reservation_id, initiate), None, cause).await.unwrap();
+    reservation_id
 }
 
 pub fn start_worker(rt: &Runtime) -> watch::Sender<bool> {
@@ -258,22 +286,9 @@ async fn a_retry_of_a_hold_that_expired_before_it_got_seats_is_told_it_expired()
     let event_id = event_on_sale(&rt, 10).await;
     let cause = Cause::new(None);
     let customer = buyer();
-    let reservation_id = reservation_for_key(customer, "the-buyers-key");
-    let event = rt.event(event_id).await.unwrap();
     // The first attempt: the reservation is recorded, then the database goes away before its
     // seat step runs (the step stays in its effects row).
-    let initiate = ReservationCommand::Initiate {
-        reservation_id,
-        event_id,
-        customer_id: customer,
-        section: SectionName::parse("Floor").unwrap(),
-        quantity: Quantity::new(2).unwrap(),
-        seats: None,
-        event: EventFacts { status: event.status, date: event.date, section: event.section("Floor").cloned() },
-        hold_seconds: rt.config().hold_seconds,
-        max_held_per_customer: rt.config().max_held_per_customer,
-    };
-    rt.execute(Command::Reservation(reservation_id, initiate), None, &cause).await.unwrap();
+    let reservation_id = record_first_attempt(&rt, event_id, customer, "the-buyers-key", 2, &cause).await;
     // The timer fires before the step is carried out.
     clock.advance(chrono::Duration::seconds(i64::from(rt.config().hold_seconds) + 1));
     rt.run(Command::Reservation(reservation_id, ReservationCommand::Expire), &cause, None).await.unwrap();
