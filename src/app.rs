@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -248,9 +248,23 @@ async fn ticket_signer(config: &Config, auth: &Auth) -> Result<crate::ticket_cod
     TicketSigner::new(&secret, &previous).map_err(StartupError::Setting)
 }
 
+/// Connections the kernel queues for `accept` (it caps this at `net.core.somaxconn`).
+///
+/// An on-sale opens thousands of connections at once. With tokio's default of 1,024 the queue
+/// overflowed in the flash-sale harness and the kernel dropped the SYNs: those buyers waited a
+/// whole second for their retransmission before the server ever saw them.
+const ACCEPT_BACKLOG: u32 = 4096;
+
 async fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
     let bind_error = |source| StartupError::Bind { addr: addr.to_owned(), source };
-    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let resolved = tokio::net::lookup_host(addr).await.map_err(bind_error)?.next().ok_or_else(|| {
+        bind_error(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "the address resolves to nothing"))
+    })?;
+    let socket = if resolved.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(bind_error)?;
+    // As tokio's own bind does: a restarted server can take its port while old connections close.
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(resolved).map_err(bind_error)?;
+    let listener = socket.listen(ACCEPT_BACKLOG).map_err(bind_error)?;
     let port = listener.local_addr().map_err(bind_error)?.port();
     Ok((listener, port))
 }

