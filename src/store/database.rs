@@ -46,12 +46,7 @@ pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
 /// # Errors
 /// A malformed URL.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    // A statement's plan is made for its parameters and the tables as they are, every time. A
-    // generic plan is cached after five runs: made while a table was still small (a fresh
-    // database, or never analysed: autovacuum is off on some machines), it keeps scanning the
-    // whole table once it is large (the effects rows consumed by each group commit were found
-    // by a sequential scan of every pending timer, thousands of times a second in a flash sale).
-    let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+    let options = PgConnectOptions::from_str(url)?;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))

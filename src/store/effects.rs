@@ -277,6 +277,9 @@ pub async fn lease_due(
     .bind(now)
     .bind(now + lease)
     .bind(limit)
+    // Planned each time (see `committer::group_statement`): a generic plan made while the table
+    // was small scans every row.
+    .persistent(false)
     .fetch_all(pool)
     .await?;
     let mut leased: Vec<EffectRow> = rows
