@@ -181,9 +181,10 @@ impl Application {
             }
         });
         let app = http::router(state);
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(stop_signal())
-            .await;
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
+            app,
+        );
+        let result = axum::serve(listener, app).with_graceful_shutdown(stop_signal()).await;
         tracing::info!("shutting down");
         let _ = shutdown.send(true);
         for task in background.into_iter().chain([operations_server]) {

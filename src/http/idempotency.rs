@@ -10,11 +10,11 @@
 //! stranger sends with a key is simply not recorded: nobody can fill Redis.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,17 +58,16 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
 }
 
-pub async fn middleware(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || request.uri().path().starts_with("/api/auth/") {
-        return next.run(request).await;
-    }
+/// A POST with an `Idempotency-Key` (outside `/api/auth/`), on its way to the route `next`
+/// (`layers::Idempotency` sends only those here).
+pub async fn middleware(state: AppState, mut request: Request, next: Route) -> Response {
     let Some(key) = request.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned)) else {
-        return next.run(request).await;
+        return run(next, request).await;
     };
     // Who asks comes first: a stranger's key is never looked at (the route answers 401).
     let signed_in = match authenticate(request.headers(), request.method(), &state).await {
         Ok(Some(signed_in)) => signed_in,
-        Ok(None) => return next.run(request).await,
+        Ok(None) => return run(next, request).await,
         Err(e) => return e.into_response(),
     };
     let key = match key {
@@ -140,7 +139,7 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
     // gets the real outcome instead of running the command a second time.
     let work = tokio::spawn(async move {
         let renewing = tokio::spawn(renew_claim(redis.clone(), redis_key.clone()));
-        let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+        let response = run(next, Request::from_parts(parts, Body::from(bytes))).await;
         // Stopped before the answer is recorded: a renewal must not shorten the kept answer.
         renewing.abort();
         let _ = renewing.await;
@@ -150,6 +149,13 @@ pub async fn middleware(State(state): State<AppState>, mut request: Request, nex
         Response::from_parts(parts, Body::from(bytes))
     });
     work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
+}
+
+async fn run(route: Route, request: Request) -> Response {
+    match tower::ServiceExt::oneshot(route, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// Keeps the in-flight claim alive while its request runs (aborted when it ends).

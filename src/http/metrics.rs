@@ -4,12 +4,10 @@
 //! at scrape time, projection and relay lag, live stream writers and database pool usage.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -34,20 +32,54 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
 }
 
-/// Counts and times every request, labelled by the route it matched (not the raw path, so ids
-/// do not explode the label space).
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route =
-        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    response
+/// Counts and times a request, labelled by the route it matched (not the raw path, so ids do
+/// not explode the label space). Called by `layers::Track` for every matched request.
+pub fn record(method: &axum::http::Method, route: &str, status: u16, elapsed: std::time::Duration) {
+    RequestMetrics::with(method, route, status, |m| {
+        m.requests.increment(1);
+        m.duration.record(elapsed.as_secs_f64());
+    });
+}
+
+/// A route's (method, status) pair and its handles.
+type Seen = (axum::http::Method, u16, RequestMetrics);
+
+/// One (method, route, status)'s counter and histogram. Building their labels and finding them
+/// in the registry on every request cost more than the request itself on a cheap route: each
+/// worker thread keeps the handles it has used (a few dozen routes and statuses at most).
+struct RequestMetrics {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+impl RequestMetrics {
+    fn with(method: &axum::http::Method, route: &str, status: u16, f: impl FnOnce(&Self)) {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        thread_local! {
+            /// By route, then the route's few (method, status) pairs.
+            static KNOWN: RefCell<HashMap<String, Vec<Seen>>> =
+                RefCell::new(HashMap::new());
+        }
+        KNOWN.with_borrow_mut(|known| {
+            // Looked up by reference: only a combination not seen before allocates.
+            if !known.contains_key(route) {
+                known.insert(route.to_owned(), Vec::new());
+            }
+            let Some(pairs) = known.get_mut(route) else { return };
+            if let Some((_, _, handles)) = pairs.iter().find(|(m, s, _)| *s == status && m == method) {
+                return f(handles);
+            }
+            let handles = Self {
+                requests: metrics::counter!("http_requests_total",
+                    "method" => method.to_string(), "route" => route.to_owned(), "status" => status.to_string()),
+                duration: metrics::histogram!("http_request_duration_seconds",
+                    "method" => method.to_string(), "route" => route.to_owned()),
+            };
+            f(&handles);
+            pairs.push((method.clone(), status, handles));
+        });
+    }
 }
 
 // Prometheus gauges are floats; counts here stay far below 2^52.

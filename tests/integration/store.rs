@@ -179,6 +179,7 @@ async fn reading_the_log_after_a_position_walks_the_index_and_sorts_nothing() {
     let mut conn = db.pool.acquire().await.unwrap();
     // The planner's choice on a large table, without waiting to fill one.
     sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+    sqlx::query("SET enable_bitmapscan = off").execute(&mut *conn).await.unwrap();
     let plan: serde_json::Value = sqlx::query_scalar(&format!(
         "EXPLAIN (FORMAT JSON) {}",
         ticketing::store::read_all_statement().replace("$1", "1").replace("$2", "0").replace("$3", "500")
