@@ -16,6 +16,13 @@ pub fn free_port() -> Result<u16, BoxError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The server under test: this build's, or `BENCH_TICKETING_BIN` (another commit's release
+/// build, so a before/after comparison runs the same harness against both).
+fn server_binary() -> PathBuf {
+    std::env::var_os("BENCH_TICKETING_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ticketing")), PathBuf::from)
+}
+
 /// Four fresh databases, a Redis prefix and a mail outbox shared by every instance of a run.
 #[derive(Debug)]
 pub struct Deployment {
@@ -71,6 +78,29 @@ impl Deployment {
         }
     }
 
+    /// Waits until every projector has applied the whole event log (at most `limit`): how long
+    /// that took, and the events still unapplied (0 unless `limit` ran out). A scenario started
+    /// while the read side is still applying the last one's events measures that backlog too.
+    #[allow(dead_code, reason = "the flash-sale harness settles between scenarios; the fault suite does not")]
+    pub async fn read_side_caught_up(&self, limit: Duration) -> Result<(Duration, i64), BoxError> {
+        let url = |i: usize| format!("{}/{}", self.pg, self.databases[i]);
+        let store = ticketing::store::EventStore::new(sqlx::PgPool::connect(&url(0)).await?);
+        let (projections, analytics) = (sqlx::PgPool::connect(&url(1)).await?, sqlx::PgPool::connect(&url(2)).await?);
+        let started = Instant::now();
+        loop {
+            let mut behind = 0;
+            for projector in ticketing::projections::all() {
+                behind += ticketing::projections::lag(&store, &projections, projector.name()).await?;
+            }
+            behind += ticketing::projections::lag(&store, &projections, "notifications").await?;
+            behind += ticketing::projections::lag(&store, &analytics, "analytics").await?;
+            if behind == 0 || started.elapsed() > limit {
+                return Ok((started.elapsed(), behind));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Starts one more instance of the release binary on these databases and waits until ready.
     pub async fn start_instance(&mut self) -> Result<SocketAddr, BoxError> {
         let port = free_port()?;
@@ -107,7 +137,7 @@ impl Deployment {
 
     fn spawn(&self, port: u16) -> Result<Child, BoxError> {
         let url = |i: usize| format!("{}/{}", self.pg, self.databases[i]);
-        let child = Command::new(env!("CARGO_BIN_EXE_ticketing"))
+        let child = Command::new(server_binary())
             .arg("serve")
             .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("METRICS_ADDR", "127.0.0.1:0")
