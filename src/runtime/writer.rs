@@ -9,6 +9,13 @@
 //! that check, and a refusal decided on a stale cache ("sold out" when another instance has
 //! since released the seats) would be final. So such a batch first asks whether the stream is
 //! still at the version it decided on, and decides again if not.
+//!
+//! Optimistic appends are unfair under contention: with two processes selling one hot section,
+//! the loser reloads the stream while the winner commits its next batch, and a batch could lose
+//! every retry (found by the flash-sale harness: 128 holds at a time answered 503). A writer that
+//! has lost a race therefore works in turns for a while: it takes a PostgreSQL advisory lock on
+//! its stream for each batch, catches up with what others appended, and commits on its own. Two
+//! contending processes both end up taking turns, in the order they asked.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,6 +33,8 @@ use crate::store::{EncodedBatch, EventStore, Loaded, Metadata, StoreError, Store
 
 /// How many times a batch is decided again after losing a race to another process.
 const MAX_CONFLICT_RETRIES: usize = 20;
+/// How long a writer takes turns (see the module's doc) after it last lost a race.
+const TAKE_TURNS_FOR: Duration = Duration::from_secs(10);
 
 /// What a job asks of a writer.
 pub(crate) struct Job<A: Aggregate> {
@@ -88,6 +97,7 @@ impl<A: Stored> Writers<A> {
                             just_loaded: false,
                             snapshot_at: 0,
                             last_snapshot: None,
+                            take_turns_until: None,
                             ctx: ctx.clone(),
                         };
                         tokio::spawn(writer.run(rx, tx.clone(), self.clone()));
@@ -141,6 +151,8 @@ struct Writer<A: Aggregate> {
     snapshot_at: i64,
     /// When this writer last saved one.
     last_snapshot: Option<std::time::Instant>,
+    /// Until when this writer takes turns with other processes (it lost a race recently).
+    take_turns_until: Option<std::time::Instant>,
     ctx: Arc<Ctx>,
 }
 
@@ -177,6 +189,37 @@ impl<A: Stored> Writer<A> {
     }
 
     async fn process(&mut self, jobs: Vec<Job<A>>) {
+        let contended = self.take_turns_until.is_some_and(|until| until > std::time::Instant::now());
+        if !contended {
+            return self.decide_and_commit(jobs, false).await;
+        }
+        let mut turn = match self.ctx.store.pool().acquire().await {
+            Ok(connection) => connection,
+            Err(e) => return reply_all(jobs, &RuntimeError::from(StoreError::from(e))),
+        };
+        // Session-level: held while other connections load, decide and commit; released below,
+        // or by PostgreSQL if this process dies with the connection.
+        let locked = sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+            .bind(&self.stream)
+            .execute(&mut *turn)
+            .await;
+        if let Err(e) = locked {
+            return reply_all(jobs, &RuntimeError::from(StoreError::from(e)));
+        }
+        self.decide_and_commit(jobs, true).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+            .bind(&self.stream)
+            .execute(&mut *turn)
+            .await;
+        if unlocked.is_err() {
+            // Never hand a connection that may still hold the lock back to the pool.
+            drop(turn.detach());
+        }
+    }
+
+    /// Decides `jobs` and commits them; `in_turn`: this writer holds its stream's turn, so it
+    /// first catches up with what other processes appended and commits on its own.
+    async fn decide_and_commit(&mut self, jobs: Vec<Job<A>>, in_turn: bool) {
         let mut last_conflict = None;
         for attempt in 0..MAX_CONFLICT_RETRIES {
             self.just_loaded = self.loaded.is_none();
@@ -192,7 +235,7 @@ impl<A: Stored> Writer<A> {
                     }
                     Err(e) => return reply_all(jobs, &RuntimeError::from(e)),
                 }
-            } else if attempt == 0 && jobs.iter().any(|j| j.command.is_none() && j.fresh) {
+            } else if attempt == 0 && (in_turn || jobs.iter().any(|j| j.command.is_none() && j.fresh)) {
                 // The cache is only known stale when a write conflicts; a read that must be
                 // exact first applies whatever other processes appended since.
                 if let Err(e) = self.catch_up().await {
@@ -202,7 +245,7 @@ impl<A: Stored> Writer<A> {
             }
             // The first attempt goes through the group committer; one that lost a race is decided
             // again on its own, locking its effects rows first.
-            match self.try_batch(&jobs, attempt == 0).await {
+            match self.try_batch(&jobs, attempt == 0 && !in_turn).await {
                 Ok(outcomes) => {
                     self.maybe_snapshot();
                     for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -212,6 +255,7 @@ impl<A: Stored> Writer<A> {
                 }
                 Err(StoreError::Conflict { stream }) => {
                     self.loaded = None;
+                    self.take_turns_until = Some(std::time::Instant::now() + TAKE_TURNS_FOR);
                     last_conflict = Some(stream);
                     // Spread competing processes apart a little before deciding again.
                     let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
