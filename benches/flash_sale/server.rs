@@ -89,11 +89,9 @@ impl Deployment {
         let started = Instant::now();
         loop {
             let mut behind = 0;
-            for projector in ticketing::projections::all() {
-                behind += ticketing::projections::lag(&store, &projections, projector.name()).await?;
+            for (_, lag) in ticketing::projections::lags(&store, &projections, &analytics).await {
+                behind += lag?;
             }
-            behind += ticketing::projections::lag(&store, &projections, "notifications").await?;
-            behind += ticketing::projections::lag(&store, &analytics, "analytics").await?;
             if behind == 0 || started.elapsed() > limit {
                 return Ok((started.elapsed(), behind));
             }

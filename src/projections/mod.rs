@@ -253,3 +253,20 @@ pub async fn lag(store: &EventStore, pool: &PgPool, name: &str) -> Result<i64, P
     let at = checkpoint(pool, name).await?;
     Ok(store.count_after(at).await?)
 }
+
+/// Every reader of the log that keeps a checkpoint (each read model's projector, the mail
+/// notifier, the analytics projector), by name, with how far behind it is.
+pub async fn lags(
+    store: &EventStore,
+    projections: &PgPool,
+    analytics: &PgPool,
+) -> Vec<(&'static str, Result<i64, ProjectionError>)> {
+    let mut readers: Vec<(&'static str, &PgPool)> = all().iter().map(|p| (p.name(), projections)).collect();
+    readers.push(("notifications", projections));
+    readers.push(("analytics", analytics));
+    let mut lags = Vec::with_capacity(readers.len());
+    for (name, pool) in readers {
+        lags.push((name, lag(store, pool, name).await));
+    }
+    lags
+}
