@@ -59,7 +59,7 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// A POST with an `Idempotency-Key` (outside `/api/auth/`), on its way to the route `next`
-/// (`layers::Idempotency` sends only those here).
+/// (`layers::Matched` sends only those here).
 pub async fn middleware(state: AppState, mut request: Request, next: Route) -> Response {
     let Some(key) = request.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned)) else {
         return run(next, request).await;

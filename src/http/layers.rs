@@ -3,7 +3,7 @@
 //! `axum::middleware::from_fn` clones the whole service beneath it for every request (its `Next`
 //! must own it): a boxed copy of the route's stack per layer, which a profile of `/health` under
 //! load put at a sixth of the server's time. These services call the inner service in place and
-//! only wrap its future; the idempotency layer clones the stack only for the requests it keeps.
+//! only wrap its future; the stack is cloned only for requests with an `Idempotency-Key`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +15,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::Route;
+use futures::future::Either;
 use tower::{Layer, Service};
 
 use super::AppState;
@@ -97,24 +98,29 @@ fn security_headers(headers: &mut axum::http::HeaderMap, https: bool) {
     }
 }
 
-/// Counts and times every request that matched a route (see `metrics::record`).
-#[derive(Debug, Clone, Copy)]
-pub struct TrackLayer;
+/// What every request that matched a route passes: `Idempotency-Key` handling (see
+/// `idempotency`) for the requests it concerns, a POST with the header outside `/api/auth/`,
+/// and its count and time by route (see `metrics::record`) for all.
+#[derive(Debug, Clone)]
+pub struct MatchedLayer {
+    pub state: AppState,
+}
 
-impl Layer<Route> for TrackLayer {
-    type Service = Track;
+impl Layer<Route> for MatchedLayer {
+    type Service = Matched;
 
-    fn layer(&self, inner: Route) -> Track {
-        Track { inner }
+    fn layer(&self, inner: Route) -> Matched {
+        Matched { inner, state: self.state.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Track {
+pub struct Matched {
     inner: Route,
+    state: AppState,
 }
 
-impl Service<Request> for Track {
+impl Service<Request> for Matched {
     type Response = Response;
     type Error = Infallible;
     type Future = Answer;
@@ -127,57 +133,23 @@ impl Service<Request> for Track {
         let started = Instant::now();
         let method = request.method().clone();
         let route = request.extensions().get::<MatchedPath>().cloned();
-        let answer = self.inner.call(request);
+        let keyed = method == Method::POST
+            && !request.uri().path().starts_with("/api/auth/")
+            && request.headers().contains_key(super::idempotency::HEADER);
+        let answer = if keyed {
+            // The work may outlive this call (it runs in its own task): it takes a ready copy.
+            let ready = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, ready);
+            let state = self.state.clone();
+            Either::Left(async move { Ok(super::idempotency::middleware(state, request, inner).await) })
+        } else {
+            Either::Right(self.inner.call(request))
+        };
         Box::pin(async move {
             let response = answer.await?;
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             super::metrics::record(&method, route, response.status().as_u16(), started.elapsed());
             Ok(response)
         })
-    }
-}
-
-/// `Idempotency-Key` handling (see `idempotency`), for the requests it concerns: a POST with
-/// the header, outside `/api/auth/`. Every other request goes straight through.
-#[derive(Debug, Clone)]
-pub struct IdempotencyLayer {
-    pub state: AppState,
-}
-
-impl Layer<Route> for IdempotencyLayer {
-    type Service = Idempotency;
-
-    fn layer(&self, inner: Route) -> Idempotency {
-        Idempotency { inner, state: self.state.clone() }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Idempotency {
-    inner: Route,
-    state: AppState,
-}
-
-impl Service<Request> for Idempotency {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request>::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, request: Request) -> Answer {
-        let concerned = request.method() == Method::POST
-            && !request.uri().path().starts_with("/api/auth/")
-            && request.headers().contains_key(super::idempotency::HEADER);
-        if !concerned {
-            return Box::pin(self.inner.call(request));
-        }
-        // The work may outlive this call (it runs in its own task): it takes a ready copy.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
-        let state = self.state.clone();
-        Box::pin(async move { Ok(super::idempotency::middleware(state, request, inner).await) })
     }
 }

@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Counts and times a request, labelled by the route it matched (not the raw path, so ids do
-/// not explode the label space). Called by `layers::Track` for every matched request.
+/// not explode the label space). Called by `layers::Matched` for every matched request.
 pub fn record(method: &axum::http::Method, route: &str, status: u16, elapsed: std::time::Duration) {
     RequestMetrics::with(method, route, status, |m| {
         m.requests.increment(1);
@@ -88,16 +88,10 @@ impl RequestMetrics {
 /// API document.
 async fn render(State(state): State<AppState>) -> Response {
     let store = state.runtime.store();
-    for projector in projections::all() {
-        if let Ok(lag) = projections::lag(store, &state.projections, projector.name()).await {
-            metrics::gauge!("projection_lag_events", "projector" => projector.name()).set(lag as f64);
+    for (projector, lag) in projections::lags(store, &state.projections, &state.analytics).await {
+        if let Ok(lag) = lag {
+            metrics::gauge!("projection_lag_events", "projector" => projector).set(lag as f64);
         }
-    }
-    if let Ok(lag) = projections::lag(store, &state.projections, "notifications").await {
-        metrics::gauge!("projection_lag_events", "projector" => "notifications").set(lag as f64);
-    }
-    if let Ok(lag) = projections::lag(store, &state.analytics, "analytics").await {
-        metrics::gauge!("projection_lag_events", "projector" => "analytics").set(lag as f64);
     }
     if let EventBus::Kafka { .. } = state.bus
         && let Ok(lag) = crate::bus::relay::lag(store, "kafka").await

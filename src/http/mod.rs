@@ -133,8 +133,7 @@ pub fn router(
         .merge(live::router())
         .merge(openapi::router())
         // Only requests that matched a route: an unknown URL can never fill Redis with keys.
-        .route_layer(layers::IdempotencyLayer { state: state.clone() })
-        .route_layer(layers::TrackLayer)
+        .route_layer(layers::MatchedLayer { state: state.clone() })
         .fallback(web::fallback)
         .with_state(state.clone());
     tower::ServiceBuilder::new()
