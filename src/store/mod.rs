@@ -351,7 +351,7 @@ impl EventStore {
     /// # Errors
     /// The database.
     pub async fn read_all(&self, after: LogPosition, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&read_all_statement())
+        let rows = sqlx::query(read_all_statement())
             .bind(after.transaction_id)
             .bind(after.position)
             .bind(limit)
@@ -381,12 +381,16 @@ impl EventStore {
 /// The order names the table's columns: a bare `transaction_id` would be the output column of
 /// that name (cast to bigint), which no index provides, so every call would read and sort the
 /// whole unread tail (30 ms for a backlog of 64,000 events, against 0.6 ms by the index).
-pub fn read_all_statement() -> String {
-    format!(
-        "SELECT {EVENT_COLUMNS} FROM events
-         WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
-           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY events.transaction_id, events.position
-         LIMIT $3"
-    )
+pub fn read_all_statement() -> &'static str {
+    // Built once: every projector and the relay read the log many times a second.
+    static STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE (transaction_id, position) > ($1::bigint::text::xid8, $2)
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY events.transaction_id, events.position
+             LIMIT $3"
+        )
+    });
+    &STATEMENT
 }
