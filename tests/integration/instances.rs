@@ -94,32 +94,6 @@ async fn a_refusal_decided_on_a_stale_inventory_is_decided_again() {
     assert!(matches!(full, RuntimeError::Domain(DomainError::InsufficientInventory { .. })), "{full:?}");
 }
 
-/// Two instances selling the same section at once: both keep answering, no seat twice. (The
-/// starvation this guards against, batches of 128 holds losing 20 races in a row and answered
-/// 503, showed only between two processes under the flash-sale harness's load, not here: this
-/// test passes without the writers' turns too. The harness's before/after is in PERFORMANCE.md.)
-#[tokio::test]
-async fn two_instances_selling_one_section_at_once_answer_every_buyer() {
-    let db = TestDb::new().await;
-    let a = runtime_on(db.pool.clone(), fast_config());
-    let b = runtime_on(db.second_pool(), fast_config());
-    let event_id = event_on_sale(&a, 100_000).await;
-    let holds = (0..4_000).map(|i| {
-        let instance = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tokio::spawn(
-            async move { instance.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 1, None)).await },
-        )
-    });
-    let answers = futures::future::join_all(holds).await;
-    let mut seats = std::collections::HashSet::new();
-    for answer in answers {
-        let held = answer.unwrap().unwrap_or_else(|e| panic!("a buyer was turned away: {e:?}"));
-        assert_eq!(held.status, ReservationStatus::SeatsReserved);
-        assert!(seats.insert(held.seats[0].seat_id), "a seat held twice");
-    }
-    assert_eq!(seats.len(), 4_000);
-}
-
 /// Item 3: the first attempt of a request got as far as recording its reservation, then the
 /// request failed (a 503); B's worker finished it in the background. The retry with the same
 /// idempotency key, on either instance, is that reservation: nothing is held twice.
