@@ -1,8 +1,8 @@
 //! One runner per job across every instance: a PostgreSQL advisory lock per job.
 //!
 //! Each projector and the outbox relay must run once in the whole deployment: two copies of a
-//! projector on the same checkpoint race to apply the same events (correct, thanks to the
-//! per-stream version guard, but wasteful and noisy), and two relays publish everything twice.
+//! projector race to apply the same events (correct, thanks to the locked checkpoint or the
+//! per-stream versions, but wasteful and noisy), and two relays publish everything twice.
 //! Every instance starts every job under [`run_exclusively`]: the one that takes the lock runs
 //! it; the others stand by, trying again every `retry` interval. The lock lives on a connection
 //! of its own, so it is released the moment its holder dies (the server sees the socket close)

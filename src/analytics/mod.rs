@@ -15,7 +15,7 @@ use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::event::EventChanged;
 use crate::domain::reservation::ReservationEvent;
 use crate::domain::values::Timestamp;
-use crate::projections::Projector;
+use crate::projections::{Projector, holds};
 
 /// The ETL consumer. Refreshes the daily-sales view at most once a second, and once more at the
 /// end of that second if sales arrived meanwhile (the last sale of a burst must show too).
@@ -78,6 +78,49 @@ impl Projector for AnalyticsEtl {
                         | ReservationEvent::RefundRecorded { .. }
                 )
         )
+    }
+
+    fn groups(&self, event: &BusEvent) -> Option<(&'static str, uuid::Uuid)> {
+        holds::kind(event)
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        kind: &'static str,
+        events: &'a [&'a BusEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if kind == holds::INITIATED {
+                let c = holds::Initiated::of(events);
+                sqlx::query(
+                    "INSERT INTO stg_reservations (reservation_id, event_id, customer_id, section, quantity, reserved_at)
+                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&c.event_ids)
+                .bind(&c.customer_ids)
+                .bind(&c.sections)
+                .bind(&c.quantities)
+                .bind(&c.at)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let c = holds::SeatsAllocated::of(events);
+                sqlx::query(
+                    "UPDATE stg_reservations p SET pricing_tier = t.tier, unit_price_cents = t.unit_price, quantity = t.quantity
+                     FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::int[]) AS t(id, tier, unit_price, quantity)
+                     WHERE p.reservation_id = t.id",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
+                .bind(&c.seat_counts)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(())
+        })
     }
 
     #[allow(clippy::too_many_lines)] // one arm per event

@@ -4,8 +4,9 @@
 //! who just paid lists their tickets and finds none. A write records, for its caller, the
 //! streams it changed (a set per user in Redis, shared by every instance, kept a minute). A read
 //! served from a read model first looks at that set: for the streams the model follows it takes
-//! their current versions from the event log and waits, briefly and boundedly, until the model's
-//! per-stream record has passed them. A caller with no recent writes pays one Redis lookup.
+//! their last events from the event log and waits, briefly and boundedly, until the model has
+//! passed them (its log checkpoint, or its per-stream versions under Kafka). A caller with no
+//! recent writes pays one Redis lookup.
 //!
 //! Only the caller's own streams are recorded (their reservations and payments, an admin's
 //! events), never a shared one like an event's inventory, which everybody's purchases move:
@@ -17,6 +18,7 @@ use redis::AsyncCommands;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::store::LogPosition;
 use super::error::{ApiError, Result};
 
 /// How long a write is remembered for its caller's reads.
@@ -72,12 +74,13 @@ pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result
     if streams.is_empty() {
         return Ok(());
     }
-    let targets: Vec<(String, i64)> =
-        // One index probe per stream (see `projections::apply_batch` on why not `= ANY`).
+    // Each stream's last event: its version, and where it stands in the log.
+    let targets: Vec<(String, i64, i64, i64)> =
+        // One index probe per stream (see `projections::stream_versions` on why not `= ANY`).
         sqlx::query_as(
-            "SELECT s.stream_id, v.version FROM unnest($1::text[]) AS s(stream_id)
-             CROSS JOIN LATERAL (SELECT max(version) AS version FROM events WHERE stream_id = s.stream_id) v
-             WHERE v.version IS NOT NULL",
+            "SELECT s.stream_id, e.version, e.transaction_id::text::bigint, e.position FROM unnest($1::text[]) AS s(stream_id)
+             CROSS JOIN LATERAL (SELECT version, transaction_id, position FROM events
+                                 WHERE stream_id = s.stream_id ORDER BY version DESC LIMIT 1) e",
         )
             .bind(&streams)
             .fetch_all(&state.events_db)
@@ -86,17 +89,26 @@ pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        let seen: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT p.stream_id, p.version FROM unnest($2::text[]) AS s(stream_id)
-             CROSS JOIN LATERAL (SELECT stream_id, version FROM projector_streams
-                                 WHERE projector = $1 AND stream_id = s.stream_id) p",
+        // A stream is shown once the projector's log checkpoint has passed its last event (the
+        // in-process bus) or its per-stream record has (Kafka): see `projections::apply_batch`.
+        let seen: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "WITH c AS (SELECT transaction_id, position FROM projector_checkpoints WHERE projector = $1)
+             SELECT s.stream_id, COALESCE(p.version, 0),
+                    COALESCE((SELECT transaction_id FROM c), 0), COALESCE((SELECT position FROM c), 0)
+             FROM unnest($2::text[]) AS s(stream_id)
+             LEFT JOIN LATERAL (SELECT version FROM projector_streams
+                                WHERE projector = $1 AND stream_id = s.stream_id) p ON true",
         )
         .bind(model.projector)
         .bind(&streams)
         .fetch_all(&state.projections)
         .await?;
-        let behind = targets.iter().any(|(stream, version)| {
-            seen.iter().find(|(s, _)| s == stream).is_none_or(|(_, seen_version)| seen_version < version)
+        let behind = targets.iter().any(|(stream, version, transaction_id, position)| {
+            let last = LogPosition { transaction_id: *transaction_id, position: *position };
+            seen.iter().find(|(s, ..)| s == stream).is_none_or(|(_, seen_version, checkpoint_tx, checkpoint_position)| {
+                let checkpoint = LogPosition { transaction_id: *checkpoint_tx, position: *checkpoint_position };
+                seen_version < version && checkpoint < last
+            })
         });
         if !behind {
             metrics::histogram!("read_your_writes_wait_seconds").record(started.elapsed().as_secs_f64());

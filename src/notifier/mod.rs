@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::auth::mail::Mailer;
 use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::reservation::{CancelledBy, ReservationEvent};
-use crate::projections::Projector;
+use crate::projections::{Projector, holds};
 use crate::ticket_codes::TicketSigner;
 pub use mails::Kind;
 
@@ -56,6 +56,32 @@ impl Projector for Notifications {
                     | ReservationEvent::Refunded { by: CancelledBy::Organiser, .. }
             )
         )
+    }
+
+    fn groups(&self, event: &BusEvent) -> Option<(&'static str, Uuid)> {
+        holds::kind(event).filter(|(kind, _)| *kind == holds::INITIATED)
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        _kind: &'static str,
+        events: &'a [&'a BusEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let c = holds::Initiated::of(events);
+            sqlx::query(
+                "INSERT INTO mail_reservations (reservation_id, customer_id, event_id, section)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(&c.reservation_ids)
+            .bind(&c.customer_ids)
+            .bind(&c.event_ids)
+            .bind(&c.sections)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        })
     }
 
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {

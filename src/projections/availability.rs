@@ -75,6 +75,82 @@ impl Projector for Availability {
         matches!(event, DomainEvent::Inventory(..))
     }
 
+    fn groups(&self, event: &BusEvent) -> Option<(&'static str, Uuid)> {
+        match &event.event {
+            DomainEvent::Inventory(_, InventoryEvent::SeatsReserved { reservation_id, .. }) => {
+                Some(("seats_reserved", reservation_id.as_uuid()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Holds (the only kind gathered): their rows, the counters, the seats and one notification
+    /// per event, in one statement. A batch's positions come flat, each with its hold's number.
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        _kind: &'static str,
+        events: &'a [&'a BusEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let (mut event_ids, mut reservation_ids, mut sections, mut counts, mut at) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut owners, mut positions) = (Vec::new(), Vec::<i32>::new());
+            for event in events {
+                let DomainEvent::Inventory(event_id, InventoryEvent::SeatsReserved { reservation_id, section, positions: seats, .. }) =
+                    &event.event
+                else {
+                    continue;
+                };
+                event_ids.push(event_id.as_uuid());
+                reservation_ids.push(reservation_id.as_uuid());
+                sections.push(section.as_str());
+                counts.push(i32::try_from(seats.len()).unwrap_or(i32::MAX));
+                at.push(event.recorded_at);
+                let number = i32::try_from(event_ids.len()).unwrap_or(i32::MAX);
+                for seat in seats {
+                    owners.push(number);
+                    positions.push(i32::try_from(*seat).unwrap_or(i32::MAX));
+                }
+            }
+            sqlx::query(
+                "WITH h AS (
+                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::timestamptz[])
+                         WITH ORDINALITY AS h(event_id, reservation_id, section, seats, at, n)
+                 ), p AS (
+                     SELECT n, array_agg(position ORDER BY k) AS positions
+                     FROM UNNEST($6::int[], $7::int[]) WITH ORDINALITY AS s(n, position, k) GROUP BY n
+                 ), hold AS (
+                     INSERT INTO inventory_holds (event_id, reservation_id, section, positions, status)
+                     SELECT h.event_id, h.reservation_id, h.section, COALESCE(p.positions, '{}'), 'held'
+                     FROM h LEFT JOIN p ON p.n = h.n ORDER BY h.n
+                 ), counts AS (
+                     UPDATE section_availability a
+                     SET available = a.available - c.seats, reserved = a.reserved + c.seats, last_updated = c.at
+                     FROM (SELECT event_id, section, sum(seats)::int AS seats, (array_agg(at ORDER BY n DESC))[1] AS at
+                           FROM h GROUP BY event_id, section) c
+                     WHERE a.event_id = c.event_id AND a.section = c.section
+                 ), seats AS (
+                     UPDATE seat_status t SET status = 'reserved', reservation_id = h.reservation_id
+                     FROM UNNEST($6::int[], $7::int[]) AS s(n, position) JOIN h ON h.n = s.n
+                     WHERE t.event_id = h.event_id AND t.section = h.section AND t.position = s.position
+                 )
+                 SELECT pg_notify($8, e::text) FROM (SELECT DISTINCT event_id AS e FROM h) d",
+            )
+            .bind(&event_ids)
+            .bind(&reservation_ids)
+            .bind(&sections)
+            .bind(&counts)
+            .bind(&at)
+            .bind(&owners)
+            .bind(&positions)
+            .bind(CHANGED_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        })
+    }
+
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let DomainEvent::Inventory(event_id, change) = &event.event else { return Ok(()) };

@@ -5,7 +5,9 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use sqlx::PgConnection;
 
-use super::Projector;
+use uuid::Uuid;
+
+use super::{Projector, holds};
 use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::reservation::{ReservationEvent, ReservationStatus};
 
@@ -23,6 +25,65 @@ impl Projector for Reservations {
 
     fn wants(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::Reservation(..))
+    }
+
+    fn groups(&self, event: &BusEvent) -> Option<(&'static str, Uuid)> {
+        holds::kind(event)
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        kind: &'static str,
+        events: &'a [&'a BusEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if kind == holds::INITIATED {
+                let c = holds::Initiated::of(events);
+                sqlx::query(
+                    "INSERT INTO reservations (reservation_id, event_id, customer_id, section, quantity, status, expires_at, created_at, updated_at)
+                     SELECT id, event_id, customer_id, section, quantity, 'initiated', expires_at, at, at
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[])
+                          AS t(id, event_id, customer_id, section, quantity, expires_at, at)",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&c.event_ids)
+                .bind(&c.customer_ids)
+                .bind(&c.sections)
+                .bind(&c.quantities)
+                .bind(&c.expires_at)
+                .bind(&c.at)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let c = holds::SeatsAllocated::of(events);
+                let seats: Vec<serde_json::Value> = events
+                    .iter()
+                    .filter_map(|e| match &e.event {
+                        DomainEvent::Reservation(_, ReservationEvent::SeatsAllocated { seats, .. }) => {
+                            Some(serde_json::Value::Array(seats.iter().map(seat_json).collect()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                sqlx::query(
+                    "UPDATE reservations r SET seats = t.seats, pricing_tier = t.tier, unit_price_cents = t.unit_price,
+                            total_amount_cents = t.total, status = 'seats_reserved', updated_at = t.at
+                     FROM UNNEST($1::uuid[], $2::jsonb[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+                          AS t(id, seats, tier, unit_price, total, at)
+                     WHERE r.reservation_id = t.id",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&seats)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
+                .bind(&c.totals)
+                .bind(&c.recorded_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(())
+        })
     }
 
     #[allow(clippy::too_many_lines)] // one arm per event
@@ -61,10 +122,7 @@ impl Projector for Reservations {
                     .await?;
                 }
                 ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. } => {
-                    let seats: Vec<_> = seats
-                        .iter()
-                        .map(|s| json!({"seat_id": s.seat_id.to_string(), "seat_number": s.label.map(|l| l.to_string())}))
-                        .collect();
+                    let seats: Vec<_> = seats.iter().map(seat_json).collect();
                     sqlx::query(
                         "UPDATE reservations SET seats = $2, pricing_tier = $3, unit_price_cents = $4, total_amount_cents = $5,
                                 status = 'seats_reserved', updated_at = $6 WHERE reservation_id = $1",
@@ -214,6 +272,11 @@ impl Projector for Reservations {
             Ok(())
         })
     }
+}
+
+/// A held seat as the reservations read model shows it.
+fn seat_json(seat: &crate::domain::inventory::SeatAssignment) -> serde_json::Value {
+    json!({"seat_id": seat.seat_id.to_string(), "seat_number": seat.label.map(|l| l.to_string())})
 }
 
 /// A reservation as read models show it.

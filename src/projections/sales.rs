@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use super::Projector;
+use super::{Projector, holds};
 use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::reservation::ReservationEvent;
 
@@ -31,6 +31,47 @@ impl Projector for Sales {
                     | ReservationEvent::RefundRecorded { .. }
             )
         )
+    }
+
+    fn groups(&self, event: &BusEvent) -> Option<(&'static str, uuid::Uuid)> {
+        holds::kind(event)
+    }
+
+    fn apply_many<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        kind: &'static str,
+        events: &'a [&'a BusEvent],
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if kind == holds::INITIATED {
+                let c = holds::Initiated::of(events);
+                sqlx::query(
+                    "INSERT INTO sales_pending (reservation_id, event_id, section, quantity)
+                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[])",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&c.event_ids)
+                .bind(&c.sections)
+                .bind(&c.quantities)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let c = holds::SeatsAllocated::of(events);
+                sqlx::query(
+                    "UPDATE sales_pending p SET pricing_tier = t.tier, unit_price_cents = t.unit_price, quantity = t.quantity
+                     FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::int[]) AS t(id, tier, unit_price, quantity)
+                     WHERE p.reservation_id = t.id",
+                )
+                .bind(&c.reservation_ids)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
+                .bind(&c.seat_counts)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(())
+        })
     }
 
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {

@@ -399,6 +399,76 @@ async fn a_rebuilt_read_model_equals_the_live_one_and_double_delivery_changes_no
     assert_same(&dump(&anal.pool, &analytics_tables).await, &live_analytics);
 }
 
+/// A flash sale's log: many buyers' holds at once (the runtime commits them in groups, so their
+/// events interleave), numbered and general, a few paid and one cancelled.
+async fn play_a_rush(events_db: &TestDb) {
+    let rt = runtime_on(events_db.pool.clone(), fast_config());
+    let c = Cause::new(None);
+    let event = EventId::from_uuid(Uuid::new_v4());
+    let mut spec = new_event("Flash Sale");
+    spec.sections[0].layout = SectionLayout::parse("general", 200, None, None).unwrap();
+    spec.sections[1].layout = SectionLayout::parse("numbered", 60, Some(6), Some(10)).unwrap();
+    rt.create_event(&c, event, spec).await.unwrap();
+    rt.change_event(&c, event, EventCommand::Publish).await.unwrap();
+    rt.change_event(&c, event, EventCommand::OpenSales).await.unwrap();
+    let holds = futures::future::join_all((0..40u128).map(|n| {
+        let rt = rt.clone();
+        async move {
+            let section = if n % 2 == 0 { "Balcony" } else { "Floor" };
+            let quantity = i64::try_from(1 + n % 3).unwrap();
+            rt.reserve(&Cause::new(None), customer(0x100 + n), request(event, section, quantity, None)).await.unwrap()
+        }
+    }))
+    .await;
+    for hold in &holds[..3] {
+        rt.pay(&c, hold.reservation_id, &card("4242424242424242")).await.unwrap();
+    }
+    rt.cancel_reservation(&c, holds[3].reservation_id).await.unwrap();
+    let more = futures::future::join_all((40..60u128).map(|n| {
+        let rt = rt.clone();
+        async move { rt.reserve(&Cause::new(None), customer(0x100 + n), request(event, "Floor", 1, None)).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(more.len(), 20);
+}
+
+#[tokio::test]
+async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time() {
+    let events_db = TestDb::new().await;
+    let (one_by_one, together) = (TestDb::projections().await, TestDb::projections().await);
+    let (analytics_one, analytics_together) = (TestDb::analytics().await, TestDb::analytics().await);
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let mut projectors = read_models();
+    projectors.push(Arc::new(ticketing::notifier::Notifications));
+
+    // The batches of 1,000 really gather events: each read model of holds gets steps of many.
+    let events = all_events(&store).await;
+    for projector in &projectors {
+        let wanted: Vec<&BusEvent> = events.iter().filter(|e| projector.wants(&e.event)).collect();
+        let steps = projections::plan(&wanted, |e| projector.groups(e));
+        let gathered = steps.iter().any(|s| matches!(s, projections::Step::Many(..)));
+        let gathers = ["availability", "reservations", "sales", "notifications"].contains(&projector.name());
+        assert_eq!(gathered, gathers, "{}", projector.name());
+    }
+
+    for projector in &projectors {
+        projections::catch_up(&store, &one_by_one.pool, projector.as_ref(), 1).await.unwrap();
+        projections::catch_up(&store, &together.pool, projector.as_ref(), 1_000).await.unwrap();
+    }
+    let etl = AnalyticsEtl::default();
+    projections::catch_up(&store, &analytics_one.pool, &etl, 1).await.unwrap();
+    projections::catch_up(&store, &analytics_together.pool, &etl, 1_000).await.unwrap();
+
+    let mut tables = all_tables();
+    tables.push("mail_reservations");
+    let expected = dump(&one_by_one.pool, &tables).await;
+    assert!(expected["inventory_holds"].len() >= 60 && expected["reservations"].len() == 60);
+    assert_same(&dump(&together.pool, &tables).await, &expected);
+    let analytics_tables = etl.tables().to_vec();
+    assert_same(&dump(&analytics_together.pool, &analytics_tables).await, &dump(&analytics_one.pool, &analytics_tables).await);
+}
+
 #[tokio::test]
 async fn a_projector_killed_mid_batch_again_and_again_loses_nothing_and_counts_nothing_twice() {
     let (events_db, proj, reference) = (TestDb::new().await, TestDb::projections().await, TestDb::projections().await);
