@@ -18,8 +18,8 @@ use redis::AsyncCommands;
 use uuid::Uuid;
 
 use super::AppState;
-use crate::store::LogPosition;
 use super::error::{ApiError, Result};
+use crate::store::LogPosition;
 
 /// How long a write is remembered for its caller's reads.
 const REMEMBER_SECONDS: i64 = 60;
@@ -105,10 +105,12 @@ pub async fn caught_up(state: &AppState, user: Uuid, model: ReadModel) -> Result
         .await?;
         let behind = targets.iter().any(|(stream, version, transaction_id, position)| {
             let last = LogPosition { transaction_id: *transaction_id, position: *position };
-            seen.iter().find(|(s, ..)| s == stream).is_none_or(|(_, seen_version, checkpoint_tx, checkpoint_position)| {
-                let checkpoint = LogPosition { transaction_id: *checkpoint_tx, position: *checkpoint_position };
-                seen_version < version && checkpoint < last
-            })
+            seen.iter().find(|(s, ..)| s == stream).is_none_or(
+                |(_, seen_version, checkpoint_tx, checkpoint_position)| {
+                    let checkpoint = LogPosition { transaction_id: *checkpoint_tx, position: *checkpoint_position };
+                    seen_version < version && checkpoint < last
+                },
+            )
         });
         if !behind {
             metrics::histogram!("read_your_writes_wait_seconds").record(started.elapsed().as_secs_f64());

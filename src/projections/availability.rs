@@ -97,8 +97,10 @@ impl Projector for Availability {
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut owners, mut positions) = (Vec::new(), Vec::<i32>::new());
             for event in events {
-                let DomainEvent::Inventory(event_id, InventoryEvent::SeatsReserved { reservation_id, section, positions: seats, .. }) =
-                    &event.event
+                let DomainEvent::Inventory(
+                    event_id,
+                    InventoryEvent::SeatsReserved { reservation_id, section, positions: seats, .. },
+                ) = &event.event
                 else {
                     continue;
                 };

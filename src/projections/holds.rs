@@ -72,8 +72,10 @@ impl SeatsAllocated {
     pub fn of(events: &[&BusEvent]) -> Self {
         let mut columns = Self::default();
         for event in events {
-            if let DomainEvent::Reservation(id, ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. }) =
-                &event.event
+            if let DomainEvent::Reservation(
+                id,
+                ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. },
+            ) = &event.event
             {
                 columns.reservation_ids.push(id.as_uuid());
                 columns.seat_counts.push(i32::try_from(seats.len()).unwrap_or(i32::MAX));

@@ -238,11 +238,12 @@ pub enum Step<'e> {
 /// `groups` gathers wait in one list per kind until an event that is not gathered, or one whose
 /// key is already waiting (its rows must see the earlier event first), arrives; then each list
 /// is applied (kinds in the order they first came), then that event.
-pub fn plan<'e>(
-    events: &[&'e BusEvent],
-    groups: impl Fn(&BusEvent) -> Option<(&'static str, Uuid)>,
-) -> Vec<Step<'e>> {
-    fn flush<'e>(waiting: &mut Vec<(&'static str, Vec<&'e BusEvent>)>, keys: &mut HashSet<Uuid>, steps: &mut Vec<Step<'e>>) {
+pub fn plan<'e>(events: &[&'e BusEvent], groups: impl Fn(&BusEvent) -> Option<(&'static str, Uuid)>) -> Vec<Step<'e>> {
+    fn flush<'e>(
+        waiting: &mut Vec<(&'static str, Vec<&'e BusEvent>)>,
+        keys: &mut HashSet<Uuid>,
+        steps: &mut Vec<Step<'e>>,
+    ) {
         for (kind, events) in waiting.drain(..) {
             steps.push(if events.len() == 1 { Step::One(events[0]) } else { Step::Many(kind, events) });
         }
@@ -476,8 +477,12 @@ mod tests {
     #[test]
     fn a_second_event_for_the_same_key_waits_until_the_first_is_applied() {
         // 3 changes the rows 1 created: 1 must be applied (with what waits beside it) first.
-        let steps =
-            plan_of(&[(1, Some(("started", 1))), (2, Some(("started", 2))), (3, Some(("seated", 1))), (4, Some(("seated", 3)))]);
+        let steps = plan_of(&[
+            (1, Some(("started", 1))),
+            (2, Some(("started", 2))),
+            (3, Some(("seated", 1))),
+            (4, Some(("seated", 3))),
+        ]);
         assert_eq!(steps, vec![("started", vec![1, 2]), ("seated", vec![3, 4])]);
         let steps = plan_of(&[(1, Some(("started", 1))), (2, Some(("seated", 2))), (3, Some(("seated", 1)))]);
         assert_eq!(steps, vec![("one", vec![1]), ("one", vec![2]), ("one", vec![3])]);
@@ -485,7 +490,8 @@ mod tests {
 
     #[test]
     fn an_event_applied_alone_is_a_barrier_nothing_moves_across() {
-        let steps = plan_of(&[(1, Some(("held", 1))), (2, Some(("held", 2))), (3, None), (4, Some(("held", 4))), (5, None)]);
+        let steps =
+            plan_of(&[(1, Some(("held", 1))), (2, Some(("held", 2))), (3, None), (4, Some(("held", 4))), (5, None)]);
         assert_eq!(steps, vec![("held", vec![1, 2]), ("one", vec![3]), ("one", vec![4]), ("one", vec![5])]);
     }
 

@@ -424,11 +424,14 @@ async fn play_a_rush(events_db: &TestDb) {
         rt.pay(&c, hold.reservation_id, &card("4242424242424242")).await.unwrap();
     }
     rt.cancel_reservation(&c, holds[3].reservation_id).await.unwrap();
-    let more = futures::future::join_all((40..60u128).map(|n| {
-        let rt = rt.clone();
-        async move { rt.reserve(&Cause::new(None), customer(0x100 + n), request(event, "Floor", 1, None)).await.unwrap() }
-    }))
-    .await;
+    let more =
+        futures::future::join_all((40..60u128).map(|n| {
+            let rt = rt.clone();
+            async move {
+                rt.reserve(&Cause::new(None), customer(0x100 + n), request(event, "Floor", 1, None)).await.unwrap()
+            }
+        }))
+        .await;
     assert_eq!(more.len(), 20);
 }
 
@@ -466,7 +469,10 @@ async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time()
     assert!(expected["inventory_holds"].len() >= 60 && expected["reservations"].len() == 60);
     assert_same(&dump(&together.pool, &tables).await, &expected);
     let analytics_tables = etl.tables().to_vec();
-    assert_same(&dump(&analytics_together.pool, &analytics_tables).await, &dump(&analytics_one.pool, &analytics_tables).await);
+    assert_same(
+        &dump(&analytics_together.pool, &analytics_tables).await,
+        &dump(&analytics_one.pool, &analytics_tables).await,
+    );
 }
 
 #[tokio::test]
