@@ -208,9 +208,10 @@ async fn main() {
         projections::catch_up(&store, &live, projector.as_ref(), 1_000).await.unwrap();
     }
     let (stop, stopped) = watch::channel(false);
+    let tail = Arc::new(projections::tail::LogTail::new(store.clone(), 20_000, 1_000));
     for projector in projections::all() {
         tokio::spawn(projections::run_in_process(
-            store.clone(),
+            tail.clone(),
             live.clone(),
             projector,
             1_000,

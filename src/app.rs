@@ -105,7 +105,7 @@ impl Application {
         );
         let bus = match &config.kafka_brokers {
             Some(brokers) => EventBus::Kafka { store: store.clone(), settings: KafkaSettings::new(brokers.clone()) },
-            None => EventBus::InProcess(store.clone()),
+            None => EventBus::in_process(store.clone()),
         };
 
         crate::http::metrics::handle();

@@ -118,13 +118,28 @@ impl BusEvent {
 /// The bus consumers are fed from: chosen once at start-up from `KAFKA_BROKERS`.
 #[derive(Debug, Clone)]
 pub enum EventBus {
-    /// Consumers read the event store's global log (the embedded default).
-    InProcess(crate::store::EventStore),
+    /// Consumers read the event store's global log (the embedded default), through one shared
+    /// tail of it per instance.
+    InProcess(std::sync::Arc<crate::projections::tail::LogTail>),
     /// A relay publishes the log to Kafka; consumers read the topics in consumer groups.
     Kafka { store: crate::store::EventStore, settings: kafka::KafkaSettings },
 }
 
 impl EventBus {
+    /// Events newest in the log that the in-process bus keeps decoded for its readers, and
+    /// how many it reads at a time (as many as a projector applies in one batch).
+    const TAIL_CAPACITY: usize = 20_000;
+    const TAIL_PAGE: usize = 500;
+
+    /// The in-process bus over `store`'s log.
+    pub fn in_process(store: crate::store::EventStore) -> Self {
+        Self::InProcess(std::sync::Arc::new(crate::projections::tail::LogTail::new(
+            store,
+            Self::TAIL_CAPACITY,
+            Self::TAIL_PAGE,
+        )))
+    }
+
     /// Starts what the bus needs besides its consumers: the outbox relay for Kafka (which also
     /// creates the topics), nothing in-process. One relay runs across all instances (see
     /// [`crate::leadership`]); the others stand by.
@@ -183,11 +198,11 @@ impl EventBus {
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> futures::future::BoxFuture<'static, ()> {
         match self {
-            Self::InProcess(store) => Box::pin(crate::projections::run_in_process(
-                store.clone(),
+            Self::InProcess(tail) => Box::pin(crate::projections::run_in_process(
+                tail.clone(),
                 pool,
                 projector,
-                500,
+                Self::TAIL_PAGE,
                 std::time::Duration::from_millis(50),
                 stop,
             )),

@@ -93,9 +93,9 @@ async fn database(pool: &PgPool) -> Check {
 async fn bus(bus: &EventBus) -> Check {
     match bus {
         // The in-process bus is the event store itself.
-        EventBus::InProcess(store) => {
+        EventBus::InProcess(tail) => {
             let position = crate::store::LogPosition { transaction_id: i64::MAX, position: 0 };
-            timed(async { store.count_after(position).await.map(|_| ()) }).await
+            timed(async { tail.store().count_after(position).await.map(|_| ()) }).await
         }
         EventBus::Kafka { settings, .. } => {
             let settings = settings.clone();

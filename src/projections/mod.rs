@@ -13,7 +13,9 @@ pub mod holds;
 pub mod payments;
 pub mod reservations;
 pub mod sales;
+pub mod tail;
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,17 +106,20 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
 ///
 /// # Errors
 /// The database; nothing of the batch is applied then.
-pub async fn apply_batch(
+pub async fn apply_batch<E: Borrow<BusEvent>>(
     pool: &PgPool,
     projector: &dyn Projector,
-    events: &[BusEvent],
+    events: &[E],
     checkpoint: Option<LogPosition>,
 ) -> Result<usize, ProjectionError> {
     let from_log = checkpoint.is_some();
     let mut tx = pool.begin().await?;
     let progress = progress(&mut tx, projector.name(), from_log).await?;
-    let wanted: Vec<&BusEvent> =
-        events.iter().filter(|e| e.position > progress.applied_to && projector.wants(&e.event)).collect();
+    let wanted: Vec<&BusEvent> = events
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|e| e.position > progress.applied_to && projector.wants(&e.event))
+        .collect();
     let mut applied = 0;
     if !wanted.is_empty() {
         let track_streams = !from_log;
@@ -348,18 +353,19 @@ pub async fn catch_up(
     }
 }
 
-/// Feeds `projector` from the in-process bus (the store's log) until `shutdown`.
+/// Feeds `projector` from the in-process bus (the log, through this instance's shared tail)
+/// until `shutdown`.
 pub async fn run_in_process(
-    store: EventStore,
+    tail: Arc<tail::LogTail>,
     pool: PgPool,
     projector: Arc<dyn Projector>,
-    batch: i64,
+    batch: usize,
     idle_wait: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!(projector = projector.name(), "projector started");
     while !*shutdown.borrow() {
-        match catch_up_once(&store, &pool, projector.as_ref(), batch).await {
+        match catch_up_from_tail(&tail, &pool, projector.as_ref(), batch).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(projector = projector.name(), error = %e, "projector batch failed; retrying"),
@@ -370,6 +376,20 @@ pub async fn run_in_process(
         }
     }
     tracing::info!(projector = projector.name(), "projector stopped");
+}
+
+/// As [`catch_up_once`], reading through `tail`.
+async fn catch_up_from_tail(
+    tail: &tail::LogTail,
+    pool: &PgPool,
+    projector: &dyn Projector,
+    limit: usize,
+) -> Result<usize, ProjectionError> {
+    let from = checkpoint(pool, projector.name()).await?;
+    let events = tail.after(from, limit).await?;
+    let Some(last) = events.last().map(|e| e.position) else { return Ok(0) };
+    apply_batch(pool, projector, &events, Some(last)).await?;
+    Ok(events.len())
 }
 
 /// Empties a projector's tables and forgets its progress: the next catch-up replays from the

@@ -16,6 +16,7 @@ use ticketing::domain::payment::RefundAmount;
 use ticketing::domain::reservation::ReservationStatus;
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
 use ticketing::domain::values::{Category, EventName, SectionName, Venue};
+use ticketing::projections::tail::LogTail;
 use ticketing::projections::{self, Projector};
 use ticketing::runtime::{Cause, RuntimeConfig};
 use ticketing::store::{EventStore, LogPosition};
@@ -473,6 +474,56 @@ async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time()
         &dump(&analytics_together.pool, &analytics_tables).await,
         &dump(&analytics_one.pool, &analytics_tables).await,
     );
+}
+
+#[tokio::test]
+async fn the_shared_tail_gives_every_reader_what_the_log_has_after_its_checkpoint() {
+    let events_db = TestDb::new().await;
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let log = all_events(&store).await;
+    assert!(log.len() > 100);
+    // A tail smaller than the log, filled ten events at a time, and readers of different speeds
+    // (one starting halfway): they are inside it, behind it, ahead of it and at its end in turn.
+    let tail = LogTail::new(store.clone(), 25, 10);
+    let mut readers =
+        [LogPosition::default(), LogPosition::default(), LogPosition::default(), log[log.len() / 2].position];
+    let mut done = vec![false; readers.len()];
+    let mut rounds = 0;
+    while done.iter().any(|d| !d) {
+        rounds += 1;
+        assert!(rounds < 1_000, "the readers never reached the end");
+        for (i, reader) in readers.iter_mut().enumerate() {
+            let limit = 3 + i * 4;
+            let got: Vec<LogPosition> = tail.after(*reader, limit).await.unwrap().iter().map(|e| e.position).collect();
+            let expected: Vec<LogPosition> = store
+                .read_all(*reader, i64::try_from(limit).unwrap())
+                .await
+                .unwrap()
+                .iter()
+                .map(ticketing::store::RecordedEvent::log_position)
+                .collect();
+            assert_eq!(got, expected, "reader {i} after {reader:?}");
+            done[i] = got.is_empty();
+            *reader = got.last().copied().unwrap_or(*reader);
+        }
+    }
+    assert!(tail.pages_read() > 0);
+}
+
+#[tokio::test]
+async fn readers_at_the_end_of_the_tail_share_one_read_of_the_log() {
+    let events_db = TestDb::new().await;
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let log = all_events(&store).await;
+    let tail = LogTail::new(store.clone(), 20_000, 500);
+    for _ in 0..7 {
+        let events = tail.after(LogPosition::default(), 500).await.unwrap();
+        assert_eq!(events.len(), log.len().min(500));
+        assert_eq!(*events[0], log[0]);
+    }
+    assert_eq!(tail.pages_read(), 1, "seven readers, one read of the log");
 }
 
 #[tokio::test]
