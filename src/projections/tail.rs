@@ -67,7 +67,8 @@ impl LogTail {
         self.pages_read.load(Ordering::Relaxed)
     }
 
-    /// Up to `limit` events of the log after `from`, in order; none when the log has no more.
+    /// Up to `limit` events of the log after `from`, in order (fewer where the tail ends); none
+    /// only when the log has no more.
     ///
     /// # Errors
     /// The events database, or an event that does not decode.
