@@ -12,14 +12,18 @@ use sqlx::{Connection, PgConnection};
 use crate::kafka::Broker;
 use crate::support::{ADMIN_EMAIL, TestApp, card_json, spawn_app_with};
 
-/// Blocks every projector of the projections database for `hold` (their batch needs a row lock
-/// on `projector_streams`, which `EXCLUSIVE` mode refuses; plain reads still go through).
+/// Blocks every projector of the projections database for `hold` (a batch read from the log
+/// locks its row of `projector_checkpoints`, one from Kafka rows of `projector_streams`, which
+/// `EXCLUSIVE` mode refuses; plain reads still go through).
 async fn hold_back_read_models(app: &TestApp, hold: Duration) -> tokio::task::JoinHandle<()> {
     let mut connection = PgConnection::connect(&app.databases.1.url).await.unwrap();
     let (locked, is_locked) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
         let mut tx = connection.begin().await.unwrap();
-        sqlx::query("LOCK TABLE projector_streams IN EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
+        sqlx::query("LOCK TABLE projector_checkpoints, projector_streams IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         locked.send(()).unwrap();
         tokio::time::sleep(hold).await;
         tx.commit().await.unwrap();
