@@ -106,18 +106,7 @@ impl Projector for AnalyticsEtl {
                 .execute(&mut *tx)
                 .await?;
             } else {
-                let c = holds::SeatsAllocated::of(events);
-                sqlx::query(
-                    "UPDATE stg_reservations p SET pricing_tier = t.tier, unit_price_cents = t.unit_price, quantity = t.quantity
-                     FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::int[]) AS t(id, tier, unit_price, quantity)
-                     WHERE p.reservation_id = t.id",
-                )
-                .bind(&c.reservation_ids)
-                .bind(&c.tiers)
-                .bind(&c.unit_prices)
-                .bind(&c.seat_counts)
-                .execute(&mut *tx)
-                .await?;
+                holds::set_prices(tx, "stg_reservations", events).await?;
             }
             Ok(())
         })

@@ -2,6 +2,7 @@
 //! `SeatsAllocated`), as columns: a flash sale writes thousands a second, and the read models
 //! that follow them apply a batch's worth of each in one statement (see [`super::plan`]).
 
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::bus::{BusEvent, DomainEvent};
@@ -87,4 +88,25 @@ impl SeatsAllocated {
         }
         columns
     }
+}
+
+/// Sets the tier, unit price and seat count of each allocated reservation in `table` (a read
+/// model's row per reservation: `sales_pending`, `stg_reservations`), in one statement.
+///
+/// # Errors
+/// The database.
+pub async fn set_prices(tx: &mut PgConnection, table: &'static str, events: &[&BusEvent]) -> Result<(), sqlx::Error> {
+    let c = SeatsAllocated::of(events);
+    sqlx::query(&format!(
+        "UPDATE {table} p SET pricing_tier = t.tier, unit_price_cents = t.unit_price, quantity = t.quantity
+         FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::int[]) AS t(id, tier, unit_price, quantity)
+         WHERE p.reservation_id = t.id"
+    ))
+    .bind(&c.reservation_ids)
+    .bind(&c.tiers)
+    .bind(&c.unit_prices)
+    .bind(&c.seat_counts)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

@@ -196,7 +196,7 @@ where
     .bind(events().map(|(_, e)| e.event_type).collect::<Vec<_>>())
     .bind(events().map(|(_, e)| e.event_version).collect::<Vec<_>>())
     .bind(events().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.metadata.clone()).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| &e.metadata).collect::<Vec<_>>())
     .bind(lookups().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
     .bind(lookups().map(|(_, (_, key))| *key).collect::<Vec<_>>())
     .bind(lookups().map(|(stream, _)| stream).collect::<Vec<_>>())
