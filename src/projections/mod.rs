@@ -102,7 +102,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
 ///   last applied version is kept (and locked) per stream. Whatever lies at or before the log
 ///   checkpoint (applied while the projector read the log) is skipped too, so switching the bus
 ///   on replays nothing twice; and the log source consults the bus's per-stream versions where
-///   any exist, so switching it off does not either.
+///   any exist, so switching it off does not either. Both lock the checkpoint row, so a rebuild
+///   from the log running beside a live Kafka consumer takes turns with it.
 ///
 /// # Errors
 /// The database; nothing of the batch is applied then.
@@ -179,18 +180,17 @@ struct Progress {
     has_stream_versions: bool,
 }
 
-/// The projector's checkpoint (locked when `lock`, created first if missing so there is a row to
-/// lock), and whether any per-stream versions exist.
-async fn progress(tx: &mut PgConnection, name: &str, lock: bool) -> Result<Progress, sqlx::Error> {
-    let statement = if lock {
-        "SELECT transaction_id, position, EXISTS (SELECT 1 FROM projector_streams WHERE projector = $1)
-         FROM projector_checkpoints WHERE projector = $1 FOR UPDATE"
-    } else {
-        "SELECT transaction_id, position, EXISTS (SELECT 1 FROM projector_streams WHERE projector = $1)
-         FROM projector_checkpoints WHERE projector = $1"
-    };
-    let mut row: Option<(i64, i64, bool)> = sqlx::query_as(statement).bind(name).fetch_optional(&mut *tx).await?;
-    if row.is_none() && lock {
+/// The projector's checkpoint, locked (created first if missing, so there is a row to lock), and
+/// for the log source whether any per-stream versions exist.
+///
+/// Both sources lock it, so a rebuild from the log and a live Kafka consumer of the same read
+/// model take turns batch by batch. Whether per-stream versions exist is asked after the lock is
+/// held, by a statement of its own: one asked together with the lock would use a snapshot taken
+/// before waiting for it, and miss the versions a Kafka batch committed meanwhile.
+async fn progress(tx: &mut PgConnection, name: &str, from_log: bool) -> Result<Progress, sqlx::Error> {
+    const LOCK: &str = "SELECT transaction_id, position FROM projector_checkpoints WHERE projector = $1 FOR UPDATE";
+    let mut row: Option<(i64, i64)> = sqlx::query_as(LOCK).bind(name).fetch_optional(&mut *tx).await?;
+    if row.is_none() {
         sqlx::query(
             "INSERT INTO projector_checkpoints (projector, transaction_id, position, updated_at) VALUES ($1, 0, 0, now())
              ON CONFLICT (projector) DO NOTHING",
@@ -198,14 +198,15 @@ async fn progress(tx: &mut PgConnection, name: &str, lock: bool) -> Result<Progr
         .bind(name)
         .execute(&mut *tx)
         .await?;
-        row = sqlx::query_as(statement).bind(name).fetch_optional(&mut *tx).await?;
+        row = sqlx::query_as(LOCK).bind(name).fetch_optional(&mut *tx).await?;
     }
-    Ok(match row {
-        Some((transaction_id, position, has_stream_versions)) => {
-            Progress { applied_to: LogPosition { transaction_id, position }, has_stream_versions }
-        }
-        None => Progress { applied_to: LogPosition::default(), has_stream_versions: true },
-    })
+    let has_stream_versions = !from_log
+        || sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projector_streams WHERE projector = $1)")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+    let (transaction_id, position) = row.unwrap_or_default();
+    Ok(Progress { applied_to: LogPosition { transaction_id, position }, has_stream_versions })
 }
 
 /// The last applied version of each stream among `events`, locked for this transaction.
