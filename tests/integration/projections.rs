@@ -157,6 +157,21 @@ async fn all_events(store: &EventStore) -> Vec<BusEvent> {
         .collect()
 }
 
+/// The whole log of `events_db`, once all of it is readable: an event becomes readable only
+/// when every older transaction in the cluster has ended, and other tests run beside this one.
+async fn whole_log(store: &EventStore, events_db: &TestDb) -> Vec<BusEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&events_db.pool).await.unwrap();
+        let log = all_events(store).await;
+        if i64::try_from(log.len()).unwrap() == total {
+            return log;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the log never became readable whole");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn after_a_scripted_history_every_read_model_holds_exactly_the_expected_rows() {
     let (events_db, proj, anal) = (TestDb::new().await, TestDb::projections().await, TestDb::analytics().await);
@@ -447,7 +462,7 @@ async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time()
     projectors.push(Arc::new(ticketing::notifier::Notifications));
 
     // The batches of 1,000 really gather events: each read model of holds gets steps of many.
-    let events = all_events(&store).await;
+    let events = whole_log(&store, &events_db).await;
     for projector in &projectors {
         let wanted: Vec<&BusEvent> = events.iter().filter(|e| projector.wants(&e.event)).collect();
         let steps = projections::plan(&wanted, |e| projector.groups(e));
@@ -481,7 +496,7 @@ async fn the_shared_tail_gives_every_reader_what_the_log_has_after_its_checkpoin
     let events_db = TestDb::new().await;
     play_a_rush(&events_db).await;
     let store = EventStore::new(events_db.pool.clone());
-    let log = all_events(&store).await;
+    let log = whole_log(&store, &events_db).await;
     assert!(log.len() > 100);
     // A tail smaller than the log, filled ten events at a time, and readers of different speeds
     // (one starting halfway): they are inside it, behind it, ahead of it and at its end in turn.
@@ -518,7 +533,7 @@ async fn readers_at_the_end_of_the_tail_share_one_read_of_the_log() {
     let events_db = TestDb::new().await;
     play_a_rush(&events_db).await;
     let store = EventStore::new(events_db.pool.clone());
-    let log = all_events(&store).await;
+    let log = whole_log(&store, &events_db).await;
     let tail = LogTail::new(store.clone(), 20_000, 500);
     for _ in 0..7 {
         let events = tail.after(LogPosition::default(), 500).await.unwrap();
@@ -533,7 +548,7 @@ async fn a_rebuild_from_the_log_beside_a_live_kafka_consumer_applies_each_event_
     let events_db = TestDb::new().await;
     play_a_rush(&events_db).await;
     let store = EventStore::new(events_db.pool.clone());
-    let events = all_events(&store).await;
+    let events = whole_log(&store, &events_db).await;
     let last = events.last().unwrap().position;
     let tables = all_tables();
     let reference = TestDb::projections().await;
