@@ -41,19 +41,7 @@ pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// A connection back in the pool for less than this is handed out again without asking the
-/// server first whether it is still there.
-const TRUSTED_IDLE: Duration = Duration::from_secs(1);
-
 /// A pool for `url`.
-///
-/// sqlx asks the server whether a pooled connection still works (a round trip) before it hands
-/// it out, as well as when it is given back: two extra round trips for most statements. The
-/// check before use is kept only for a connection that sat idle for a second or more (what a
-/// server restart or a dropped socket leaves behind); one given back moments ago has just
-/// answered that check, and if the server went away since, the statement fails like any other
-/// in an outage (503) and the connection is not given back. (The check on giving back is
-/// sqlx's own and cannot be turned off.)
 ///
 /// # Errors
 /// A malformed URL.
@@ -62,16 +50,6 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
-            Box::pin(async move {
-                if meta.idle_for < TRUSTED_IDLE {
-                    return Ok(true);
-                }
-                connection.ping().await?;
-                Ok(true)
-            })
-        })
         .connect_lazy_with(options))
 }
 
