@@ -133,35 +133,20 @@ impl From<sqlx::Error> for Failure {
 }
 
 /// Writes `sets` atomically; the new effects rows' ids per set.
+///
+/// One statement, so one round trip and its own transaction: every consumed row must still be
+/// there (else someone else carried it out and this group's decisions about it are void), which
+/// the statement checks itself and fails with a serialization failure otherwise.
 async fn write(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<Vec<i64>>, Failure> {
-    let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
-    let (deleted, ids): (i64, Vec<i64>) = if consumed.is_empty() {
-        // One statement is a transaction of its own: one round trip for the whole group.
-        group_statement(pool, sets).await?
-    } else {
-        // Every consumed row must still be there (else someone else carried it out and this
-        // group's decisions about it are void): check before committing.
-        let mut tx = pool.begin().await?;
-        let (deleted, ids) = group_statement(&mut *tx, sets).await?;
-        if usize::try_from(deleted).ok() != Some(consumed.len()) {
-            tx.rollback().await?;
-            return Err(Failure::Lost);
-        }
-        tx.commit().await?;
-        (deleted, ids)
-    };
-    debug_assert_eq!(usize::try_from(deleted).ok(), Some(consumed.len()));
+    let ids = group_statement(pool, sets).await?;
     let mut ids = ids.into_iter();
     Ok(sets.iter().map(|s| ids.by_ref().take(s.effects.len()).collect()).collect())
 }
 
-/// Events, lookups, consumed rows and new rows of every set, in one statement: how many consumed
-/// rows it deleted, and the new rows' ids (drawn in input order, so sorted they give each set's
-/// rows back in order).
-async fn group_statement<'e, E>(executor: E, sets: &[&WriteSet]) -> Result<(i64, Vec<i64>), sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
-{
+/// Events, lookups, consumed rows and new rows of every set, in one statement that fails unless
+/// it deleted every consumed row: the new rows' ids (drawn in input order, so sorted they give
+/// each set's rows back in order).
+async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, sqlx::Error> {
     let events = || sets.iter().flat_map(|s| s.events.events.iter().map(move |e| (s.events.stream.as_str(), e)));
     let lookups = || sets.iter().flat_map(|s| s.events.lookups.iter().map(move |l| (s.events.stream.as_str(), l)));
     let effects = || sets.iter().flat_map(|s| s.effects.iter());
@@ -188,7 +173,7 @@ where
              FROM input ORDER BY n
              RETURNING id
          )
-         SELECT (SELECT count(*) FROM consumed),
+         SELECT effects_all_consumed((SELECT count(*) FROM consumed), cardinality($10::bigint[])),
                 COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])",
     )
     .bind(events().map(|(stream, _)| stream).collect::<Vec<_>>())
@@ -212,6 +197,7 @@ where
     // while `effects` was small (a fresh database, or never analysed), found the consumed rows by
     // a sequential scan of every pending timer, hundreds of times a second in a flash sale.
     .persistent(false)
-    .fetch_one(executor)
+    .fetch_one(pool)
     .await
+    .map(|(_, ids): (i64, Vec<i64>)| ids)
 }

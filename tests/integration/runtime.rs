@@ -303,6 +303,33 @@ async fn a_retry_of_a_hold_that_expired_before_it_got_seats_is_told_it_expired()
 }
 
 #[tokio::test]
+async fn a_step_whose_effects_row_another_process_carried_out_writes_nothing() {
+    let db = TestDb::new().await;
+    let rt = runtime_on(db.pool.clone(), fast_config());
+    let event_id = event_on_sale(&rt, 10).await;
+    let cause = Cause::new(None);
+    let reservation_id = record_first_attempt(&rt, event_id, buyer(), "a-key", 2, &cause).await;
+    // Its seat step waits in an effects row; another process carries it out (and deletes it)
+    // while this one decides a command that row led to.
+    let row: i64 =
+        sqlx::query_scalar("SELECT id FROM effects ORDER BY id DESC LIMIT 1").fetch_one(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM effects WHERE id = $1").bind(row).execute(&db.pool).await.unwrap();
+    let before = event_count(&db.pool).await;
+
+    // The group commit deletes the rows its write sets carry out in the same statement, and
+    // writes nothing when one of them is already gone.
+    let cancel = || Command::Reservation(reservation_id, ReservationCommand::Cancel);
+    let effects = rt.execute(cancel(), Some(row), &cause).await.unwrap();
+    assert!(effects.is_empty());
+    assert_eq!(event_count(&db.pool).await, before, "nothing appended for a row already carried out");
+    assert_eq!(rt.reservation(reservation_id).await.unwrap().status, ReservationStatus::Initiated);
+
+    // The same command on its own is accepted: only the gone row stopped it.
+    rt.execute(cancel(), None, &cause).await.unwrap();
+    assert_eq!(rt.reservation(reservation_id).await.unwrap().status, ReservationStatus::Cancelled);
+}
+
+#[tokio::test]
 async fn a_capture_that_lands_after_expiry_is_refunded_in_full_and_the_seats_are_not_sold() {
     let db = TestDb::new().await;
     let config = RuntimeConfig { hold_seconds: 2, charge_grace: chrono::Duration::seconds(4), ..fast_config() };
