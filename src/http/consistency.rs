@@ -8,10 +8,14 @@
 //! passed them (its log checkpoint, or its per-stream versions under Kafka). A caller with no
 //! recent writes pays one Redis lookup.
 //!
+//! A write answered under an `Idempotency-Key` is remembered in the same Redis round trip that
+//! records its answer (see [`Deferred`]): the mark is still stored before the answer leaves.
+//!
 //! Only the caller's own streams are recorded (their reservations and payments, an admin's
 //! events), never a shared one like an event's inventory, which everybody's purchases move:
 //! waiting for that would be waiting for everyone.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -41,6 +45,39 @@ fn key(state: &AppState, user: Uuid) -> String {
     format!("{}wrote:{user}", state.auth.prefix())
 }
 
+tokio::task_local! {
+    /// Set while a request whose answer will be recorded under its `Idempotency-Key` runs.
+    static DEFERRED: Deferred;
+}
+
+/// The marks of a request whose answer is recorded under its `Idempotency-Key`: collected while
+/// it runs and written to Redis with the record, one round trip instead of two per write. The
+/// record is stored before the answer is sent, so the caller's next read still finds them.
+#[derive(Debug, Clone, Default)]
+pub struct Deferred(Arc<Mutex<Vec<Mark>>>);
+
+/// One write to remember: the caller's Redis set and the streams that go in it.
+#[derive(Debug)]
+struct Mark {
+    key: String,
+    streams: Vec<String>,
+}
+
+impl Deferred {
+    /// Runs `work` with the marks it makes collected here instead of written.
+    pub async fn collect<F: std::future::Future>(&self, work: F) -> F::Output {
+        DEFERRED.scope(self.clone(), work).await
+    }
+
+    /// What was collected, as Redis commands added to `pipe`.
+    pub fn add_to(&self, pipe: &mut redis::Pipeline) {
+        let marks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for Mark { key, streams } in marks.iter() {
+            pipe.sadd(key, streams).ignore().expire(key, REMEMBER_SECONDS).ignore();
+        }
+    }
+}
+
 /// Remembers that `user` just changed `streams`. A failure here loses only the wait, never the
 /// write (which has happened): it is logged, not returned.
 pub async fn wrote(state: &AppState, user: Uuid, streams: &[String]) {
@@ -48,6 +85,16 @@ pub async fn wrote(state: &AppState, user: Uuid, streams: &[String]) {
         return;
     }
     let key = key(state, user);
+    let deferred = DEFERRED.try_with(|deferred| {
+        deferred
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Mark { key: key.clone(), streams: streams.to_vec() });
+    });
+    if deferred.is_ok() {
+        return;
+    }
     let mut redis = state.auth.redis();
     let result: redis::RedisResult<()> = redis::pipe()
         .sadd(&key, streams)

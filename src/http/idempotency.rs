@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::consistency::Deferred;
 use super::error::ApiError;
 use super::session::authenticate;
 use crate::auth::hashed;
@@ -139,13 +140,14 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
     // gets the real outcome instead of running the command a second time.
     let work = tokio::spawn(async move {
         let renewing = tokio::spawn(renew_claim(redis.clone(), redis_key.clone()));
-        let response = run(next, Request::from_parts(parts, Body::from(bytes))).await;
+        let marks = Deferred::default();
+        let response = marks.collect(run(next, Request::from_parts(parts, Body::from(bytes)))).await;
         // Stopped before the answer is recorded: a renewal must not shorten the kept answer.
         renewing.abort();
         let _ = renewing.await;
         let (parts, body) = response.into_parts();
         let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-        record(&mut redis, &redis_key, fingerprint, &parts, &bytes).await;
+        record(&mut redis, &redis_key, fingerprint, &parts, &bytes, &marks).await;
         Response::from_parts(parts, Body::from(bytes))
     });
     work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
@@ -189,7 +191,8 @@ fn worth_keeping(parts: &axum::http::response::Parts, body: &[u8]) -> bool {
     true
 }
 
-/// Keeps a final answer for a day; forgets any other so the client's retry runs again.
+/// Keeps a final answer for a day; forgets any other so the client's retry runs again. The
+/// request's read-your-writes `marks` go in the same round trip.
 ///
 /// If Redis is away at that moment, the write is retried in the background until it lands (at
 /// most as long as the in-flight claim lives): otherwise the claim made before the outage would
@@ -201,6 +204,7 @@ async fn record(
     fingerprint: String,
     parts: &axum::http::response::Parts,
     bytes: &[u8],
+    marks: &Deferred,
 ) {
     let value = if worth_keeping(parts, bytes) {
         let headers = KEPT_HEADERS
@@ -220,15 +224,15 @@ async fn record(
     } else {
         None
     };
-    if settle(redis, redis_key, value.as_deref()).await.is_ok() {
+    if settle(redis, redis_key, value.as_deref(), marks).await.is_ok() {
         return;
     }
-    let (mut redis, redis_key) = (redis.clone(), redis_key.to_owned());
+    let (mut redis, redis_key, marks) = (redis.clone(), redis_key.to_owned(), marks.clone());
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(RECORD_RETRY_SECONDS);
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            if settle(&mut redis, &redis_key, value.as_deref()).await.is_ok() {
+            if settle(&mut redis, &redis_key, value.as_deref(), &marks).await.is_ok() {
                 return;
             }
         }
@@ -236,14 +240,19 @@ async fn record(
     });
 }
 
-/// Stores the final answer `value` under the key, or forgets the key when there is none.
+/// Stores the final answer `value` under the key, or forgets the key when there is none, with
+/// the request's read-your-writes `marks`.
 async fn settle(
     redis: &mut redis::aio::ConnectionManager,
     redis_key: &str,
     value: Option<&str>,
+    marks: &Deferred,
 ) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    marks.add_to(&mut pipe);
     match value {
-        Some(text) => redis.set_ex(redis_key, text, KEEP_SECONDS).await,
-        None => redis.del::<_, i64>(redis_key).await.map(|_| ()),
-    }
+        Some(text) => pipe.set_ex(redis_key, text, KEEP_SECONDS).ignore(),
+        None => pipe.del(redis_key).ignore(),
+    };
+    pipe.query_async(redis).await
 }

@@ -36,14 +36,23 @@ async fn post(client: &reqwest::Client, url: String, token: &str, body: &Value) 
     client.post(url).bearer_auth(token).json(body).send().await.unwrap()
 }
 
+/// As the web app sends a hold or a payment: with an `Idempotency-Key`, whose answer is recorded
+/// in the same Redis round trip as the write's read-your-writes mark.
+async fn post_keyed(client: &reqwest::Client, url: String, token: &str, body: &Value) -> reqwest::Response {
+    let key = uuid::Uuid::new_v4().to_string();
+    client.post(url).bearer_auth(token).header("Idempotency-Key", key).json(body).send().await.unwrap()
+}
+
 /// Buys two seats on `pay_at`, then at once lists tickets and transfers one on `read_at`.
 async fn pay_then_read_at_once(app: &TestApp, pay_at: &str, read_at: &str, event: &str, buyer: &str) {
     let client = reqwest::Client::new();
     let body = json!({ "event_id": event, "section": "Floor", "quantity": 2 });
-    let held: Value = post(&client, format!("{pay_at}/api/reservations"), buyer, &body).await.json().await.unwrap();
+    let held: Value =
+        post_keyed(&client, format!("{pay_at}/api/reservations"), buyer, &body).await.json().await.unwrap();
     let reservation = held["reservation_id"].as_str().unwrap().to_owned();
     let blocked = hold_back_read_models(app, Duration::from_millis(400)).await;
-    let paid = post(
+    // Held and paid with keys, transferred without one: both ways of remembering a write.
+    let paid = post_keyed(
         &client,
         format!("{pay_at}/api/reservations/{reservation}/payment"),
         buyer,
