@@ -6,6 +6,13 @@
 //! global log. A redelivered event (version not above the recorded one) is skipped, so delivery
 //! at least once has effect exactly once, and a projector killed mid-batch resumes where its last
 //! committed batch ended.
+//!
+//! Statements that find existing rows by the keys of an `UNNEST` (a batch's reservations) are
+//! not prepared (`persistent(false)`): a prepared statement's generic plan is made on its first
+//! runs, often on an empty table (a new database), where the join becomes a hash join over a
+//! sequential scan, and with autovacuum late or off nothing replans it. In a flash sale that
+//! scanned every pending hold for each batch (3.4 ms for 15 rows, `pg_stat_statements`); planned
+//! with its arrays each time it probes the primary key per row (0.2 ms, planning 0.1 ms).
 
 pub mod availability;
 pub mod catalogue;

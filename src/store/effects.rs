@@ -262,6 +262,13 @@ pub async fn lease_due(
     limit: i64,
 ) -> Result<Vec<EffectRow>, StoreError> {
     type Row = (i64, String, String, Vec<u8>, i32, Uuid, Uuid);
+    // A plain index scan of `effects_due_in_order`, never a bitmap scan: the planner prefers the
+    // bitmap scan for the few rows it expects, but a bitmap scan never marks the index entries
+    // of deleted rows dead, so every poll visited every row carried out since the last vacuum
+    // (two per hold in a flash sale: 6.4 ms a poll after 30,000 holds, autovacuum off; 0.6 ms
+    // with the index scan). Three more tiny statements per poll cost far less.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL enable_bitmapscan = off").execute(&mut *tx).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "WITH due AS (
              SELECT id FROM effects
@@ -280,8 +287,9 @@ pub async fn lease_due(
     // Planned each time (see `committer::group_statement`): a generic plan made while the table
     // was small scans every row.
     .persistent(false)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut leased: Vec<EffectRow> = rows
         .into_iter()
         .filter_map(|(id, kind, target_stream, payload, attempts, correlation_id, causation_id)| {
