@@ -120,9 +120,32 @@ pub async fn apply_batch<E: Borrow<BusEvent>>(
     events: &[E],
     checkpoint: Option<LogPosition>,
 ) -> Result<usize, ProjectionError> {
+    Ok(apply_batch_above(pool, projector, events, checkpoint, LogPosition::default()).await?.map_or(0, |a| a.events))
+}
+
+/// What one batch did.
+struct Applied {
+    /// Events that changed the read model.
+    events: usize,
+    /// The checkpoint the batch's transaction left.
+    checkpoint: LogPosition,
+}
+
+/// As [`apply_batch`], unless the checkpoint is found below `floor` (a rebuild reset it since the
+/// caller last looked): then nothing is applied and the answer is `None`.
+async fn apply_batch_above<E: Borrow<BusEvent>>(
+    pool: &PgPool,
+    projector: &dyn Projector,
+    events: &[E],
+    checkpoint: Option<LogPosition>,
+    floor: LogPosition,
+) -> Result<Option<Applied>, ProjectionError> {
     let from_log = checkpoint.is_some();
     let mut tx = pool.begin().await?;
     let progress = progress(&mut tx, projector.name(), from_log).await?;
+    if progress.applied_to < floor {
+        return Ok(None);
+    }
     let wanted: Vec<&BusEvent> = events
         .iter()
         .map(Borrow::borrow)
@@ -169,14 +192,16 @@ pub async fn apply_batch<E: Borrow<BusEvent>>(
             .await?;
         }
     }
+    let mut saved = progress.applied_to;
     if let Some(at) = checkpoint.filter(|at| *at > progress.applied_to) {
         save_checkpoint(&mut tx, projector.name(), at).await?;
+        saved = at;
     }
     tx.commit().await?;
     if applied > 0 {
         projector.after_batch(pool).await?;
     }
-    Ok(applied)
+    Ok(Some(Applied { events: applied, checkpoint: saved }))
 }
 
 /// What a projector has applied, as its transaction sees it.
@@ -372,11 +397,15 @@ pub async fn run_in_process(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!(projector = projector.name(), "projector started");
+    let mut reader = TailReader::default();
     while !*shutdown.borrow() {
-        match catch_up_from_tail(&tail, &pool, projector.as_ref(), batch).await {
+        match reader.step(&tail, &pool, projector.as_ref(), batch).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
-            Err(e) => tracing::warn!(projector = projector.name(), error = %e, "projector batch failed; retrying"),
+            Err(e) => {
+                tracing::warn!(projector = projector.name(), error = %e, "projector batch failed; retrying");
+                reader = TailReader::default();
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(idle_wait) => {}
@@ -386,18 +415,91 @@ pub async fn run_in_process(
     tracing::info!(projector = projector.name(), "projector stopped");
 }
 
-/// As [`catch_up_once`], reading through `tail`.
-async fn catch_up_from_tail(
-    tail: &tail::LogTail,
-    pool: &PgPool,
-    projector: &dyn Projector,
-    limit: usize,
-) -> Result<usize, ProjectionError> {
-    let from = checkpoint(pool, projector.name()).await?;
-    let events = tail.after(from, limit).await?;
-    let Some(last) = events.last().map(|e| e.position) else { return Ok(0) };
-    apply_batch(pool, projector, &events, Some(last)).await?;
-    Ok(events.len())
+/// Where one projector fed from the tail has got to, kept in memory between batches.
+///
+/// The checkpoint row stays the record (moved in the same transaction as what it covers), but
+/// reading it before every batch, and writing it after a batch of events the projector does not
+/// want, cost a query and a whole transaction per batch: in a flash sale the catalogue and the
+/// payments read models did nothing else, as fast as holds arrived. Skipped events are recorded
+/// with the next batch that applies something, when the log runs dry, and at least every
+/// [`TailReader::RECORD_SKIPPED_EVERY`]; whoever waits for the checkpoint (read-your-writes, `lag`)
+/// waits for events this read model applies, which always move it in their own transaction.
+#[derive(Debug, Default)]
+pub struct TailReader {
+    /// The checkpoint as this reader last read or wrote it (`None`: read it first).
+    saved: Option<LogPosition>,
+    /// Read past `saved` through events the projector does not want, not yet recorded; since when.
+    skipped: Option<(LogPosition, tokio::time::Instant)>,
+}
+
+impl TailReader {
+    const RECORD_SKIPPED_EVERY: Duration = Duration::from_secs(1);
+
+    /// Reads up to `limit` events after where this reader is and applies them; how many were read
+    /// (0: caught up).
+    ///
+    /// # Errors
+    /// Either database, or an undecodable event; start again with a new reader then.
+    pub async fn step(
+        &mut self,
+        tail: &tail::LogTail,
+        pool: &PgPool,
+        projector: &dyn Projector,
+        limit: usize,
+    ) -> Result<usize, ProjectionError> {
+        let saved = match self.saved {
+            Some(saved) => saved,
+            None => *self.saved.insert(checkpoint(pool, projector.name()).await?),
+        };
+        let from = self.skipped.map_or(saved, |(to, _)| to);
+        let events = tail.after(from, limit).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            self.record_skipped(pool, projector.name()).await?;
+            // Idle: look at the checkpoint again next time, as a rebuild may have reset it.
+            self.saved = None;
+            return Ok(0);
+        };
+        if !events.iter().any(|e| projector.wants(&e.event)) {
+            let since = self.skipped.map_or_else(tokio::time::Instant::now, |(_, since)| since);
+            self.skipped = Some((last, since));
+            if since.elapsed() >= Self::RECORD_SKIPPED_EVERY {
+                self.record_skipped(pool, projector.name()).await?;
+            }
+            return Ok(events.len());
+        }
+        // Events between `saved` and `from` were not wanted: the batch's checkpoint covers them.
+        let applied = apply_batch_above(pool, projector, &events, Some(last), saved).await?;
+        self.skipped = None;
+        self.saved = applied.map(|a| a.checkpoint);
+        Ok(events.len())
+    }
+
+    /// Moves the checkpoint over the skipped events, unless it moved since this reader last saw
+    /// it (a rebuild reset it, or another copy took over): then the next step reads it again.
+    async fn record_skipped(&mut self, pool: &PgPool, name: &str) -> Result<(), sqlx::Error> {
+        let (Some(saved), Some((to, _))) = (self.saved, self.skipped.take()) else { return Ok(()) };
+        let statement = if saved == LogPosition::default() {
+            // No row yet, or one at the start of the log.
+            "INSERT INTO projector_checkpoints AS c (projector, transaction_id, position, updated_at)
+             VALUES ($1, $2, $3, now())
+             ON CONFLICT (projector) DO UPDATE SET transaction_id = $2, position = $3, updated_at = now()
+             WHERE (c.transaction_id, c.position) = ($4, $5)"
+        } else {
+            "UPDATE projector_checkpoints SET transaction_id = $2, position = $3, updated_at = now()
+             WHERE projector = $1 AND (transaction_id, position) = ($4, $5)"
+        };
+        let moved = sqlx::query(statement)
+            .bind(name)
+            .bind(to.transaction_id)
+            .bind(to.position)
+            .bind(saved.transaction_id)
+            .bind(saved.position)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        self.saved = (moved == 1).then_some(to);
+        Ok(())
+    }
 }
 
 /// Empties a projector's tables and forgets its progress: the next catch-up replays from the

@@ -1,7 +1,7 @@
 //! Read models and the analytics ETL against the real PostgreSQL: exact rows after a scripted
 //! history, rebuild = live, double delivery, and a projector killed mid-batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use ticketing::domain::reservation::ReservationStatus;
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
 use ticketing::domain::values::{Category, EventName, SectionName, Venue};
 use ticketing::projections::tail::LogTail;
-use ticketing::projections::{self, Projector};
+use ticketing::projections::{self, Projector, TailReader};
 use ticketing::runtime::{Cause, RuntimeConfig};
 use ticketing::store::{EventStore, LogPosition};
 use uuid::Uuid;
@@ -541,6 +541,104 @@ async fn readers_at_the_end_of_the_tail_share_one_read_of_the_log() {
         assert_eq!(*events[0], log[0]);
     }
     assert_eq!(tail.pages_read(), 1, "seven readers, one read of the log");
+}
+
+/// The transaction that last wrote a projector's checkpoint row.
+async fn checkpoint_writer(pool: &PgPool, name: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT xmin::text FROM projector_checkpoints WHERE projector = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_read_model_fed_a_run_of_events_it_does_not_want_writes_nothing_for_them_until_the_log_runs_dry() {
+    let (events_db, proj) = (TestDb::new().await, TestDb::projections().await);
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let log = whole_log(&store, &events_db).await;
+    // The catalogue wants the event's own changes (the first few events) and none of the holds
+    // and payments after them; read ten at a time.
+    let tail = LogTail::new(store.clone(), 20_000, 10);
+    let catalogue = projections::catalogue::Catalogue;
+    let mut reader = TailReader::default();
+    let (mut steps, mut writers) = (0, HashSet::new());
+    while reader.step(&tail, &proj.pool, &catalogue, 10).await.unwrap() > 0 {
+        steps += 1;
+        writers.insert(checkpoint_writer(&proj.pool, "catalogue").await);
+    }
+    assert!(steps >= log.len() / 10, "{steps} batches");
+    // The batch with the event's changes wrote it, and at most one record of skipped events
+    // (they are recorded at least every second) before the log ran dry.
+    assert!(writers.len() <= 2, "{} writes of the checkpoint in {steps} batches", writers.len());
+    assert_eq!(
+        projections::checkpoint(&proj.pool, "catalogue").await.unwrap(),
+        log.last().unwrap().position,
+        "recorded once the log ran dry"
+    );
+    // A read model records its checkpoint with every batch holding an event it wants (the
+    // reservations read model: all but the inventory's), and once more if the log ends in a run
+    // of batches it does not want.
+    let reservations = projections::reservations::Reservations;
+    let wanted_batches = log.chunks(10).filter(|batch| batch.iter().any(|e| reservations.wants(&e.event))).count();
+    let mut reader = TailReader::default();
+    writers.clear();
+    while reader.step(&tail, &proj.pool, &reservations, 10).await.unwrap() > 0 {
+        writers.insert(checkpoint_writer(&proj.pool, "reservations").await);
+    }
+    assert!(
+        (wanted_batches..=wanted_batches + 1).contains(&writers.len()),
+        "{} writes for {wanted_batches} batches with its events",
+        writers.len()
+    );
+}
+
+/// Steps `reader` until its read model has applied the whole log (`last`), as its task would.
+async fn drain(reader: &mut TailReader, tail: &LogTail, pool: &PgPool, projector: &dyn Projector, last: LogPosition) {
+    for _ in 0..1_000 {
+        if reader.step(tail, pool, projector, 50).await.unwrap() == 0
+            && projections::checkpoint(pool, projector.name()).await.unwrap() == last
+        {
+            return;
+        }
+    }
+    panic!("{} never caught up", projector.name());
+}
+
+#[tokio::test]
+async fn a_rebuild_that_resets_read_models_under_running_readers_is_replayed_whole() {
+    let (events_db, proj, reference) = (TestDb::new().await, TestDb::projections().await, TestDb::projections().await);
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let last = whole_log(&store, &events_db).await.last().unwrap().position;
+    for projector in read_models() {
+        projections::catch_up(&store, &reference.pool, projector.as_ref(), 1_000).await.unwrap();
+    }
+    let tables = all_tables();
+    let expected = dump(&reference.pool, &tables).await;
+    let tail = LogTail::new(store.clone(), 20_000, 50);
+    let mut readers: Vec<(Arc<dyn Projector>, TailReader)> =
+        read_models().into_iter().map(|p| (p, TailReader::default())).collect();
+    // `rebuild-projections` empties the tables and forgets the checkpoints while the readers
+    // remember where they were: first halfway through the log, then once they are idle at its
+    // end. Either way they must start again from the beginning.
+    for (projector, reader) in &mut readers {
+        for _ in 0..2 {
+            reader.step(&tail, &proj.pool, projector.as_ref(), 50).await.unwrap();
+        }
+    }
+    for round in ["halfway", "idle at the end"] {
+        for (projector, _) in &readers {
+            projections::reset(&proj.pool, projector.as_ref()).await.unwrap();
+        }
+        for (projector, reader) in &mut readers {
+            drain(reader, &tail, &proj.pool, projector.as_ref(), last).await;
+        }
+        let actual = dump(&proj.pool, &tables).await;
+        let differing: Vec<&String> = expected.keys().filter(|t| actual.get(*t) != expected.get(*t)).collect();
+        assert!(differing.is_empty(), "reset {round}: tables differ: {differing:?}");
+    }
 }
 
 #[tokio::test]
