@@ -42,7 +42,9 @@ pub struct RuntimeConfig {
     /// different streams one group commit writes.
     pub batch_max: usize,
     /// Tasks committing the writers' decisions in groups across streams (0: every writer
-    /// commits on its own).
+    /// commits on its own). Two: one commits while the next group gathers. Four made groups
+    /// smaller and commits more frequent (the 1,000 holds/s open loop's p99 78–102 ms against
+    /// 59–60 with two; one committer: 84 ms).
     pub committers: usize,
     /// Queued commands per stream before callers wait (backpressure).
     pub mailbox_capacity: usize,
@@ -75,7 +77,7 @@ impl Default for RuntimeConfig {
             hold_seconds: 300,
             max_held_per_customer: 8,
             batch_max: 256,
-            committers: 4,
+            committers: 2,
             mailbox_capacity: 4096,
             writer_idle: std::time::Duration::from_secs(30),
             snapshot_every: 500,
