@@ -388,7 +388,7 @@ pub async fn catch_up(
 
 /// How long a projector that reached the end of the log waits for more before its next batch:
 /// each batch is a transaction, and at a thousand holds a second a projector going straight on
-/// applied a few events per commit. What a reader of its own writes waits at most more.
+/// applied a few events per commit. A caller waiting to read its own write waits up to this long more.
 const LINGER: Duration = Duration::from_millis(10);
 
 /// Feeds `projector` from the in-process bus (the log, through this instance's shared tail)
