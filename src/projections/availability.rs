@@ -147,8 +147,6 @@ impl Projector for Availability {
             .bind(&owners)
             .bind(&positions)
             .bind(CHANGED_CHANNEL)
-            // Planned with its arrays each time: see the module docs of `projections`.
-            .persistent(false)
             .execute(&mut *tx)
             .await?;
             Ok(())

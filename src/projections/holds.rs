@@ -106,8 +106,6 @@ pub async fn set_prices(tx: &mut PgConnection, table: &'static str, events: &[&B
     .bind(&c.tiers)
     .bind(&c.unit_prices)
     .bind(&c.seat_counts)
-    // Planned with its arrays each time: see the module docs of `projections`.
-    .persistent(false)
     .execute(tx)
     .await?;
     Ok(())

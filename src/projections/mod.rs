@@ -7,12 +7,15 @@
 //! at least once has effect exactly once, and a projector killed mid-batch resumes where its last
 //! committed batch ended.
 //!
-//! Statements that find existing rows by the keys of an `UNNEST` (a batch's reservations) are
-//! not prepared (`persistent(false)`): a prepared statement's generic plan is made on its first
-//! runs, often on an empty table (a new database), where the join becomes a hash join over a
-//! sequential scan, and with autovacuum late or off nothing replans it. In a flash sale that
-//! scanned every pending hold for each batch (3.4 ms for 15 rows, `pg_stat_statements`); planned
-//! with its arrays each time it probes the primary key per row (0.2 ms, planning 0.1 ms).
+//! A batch's transaction starts with [`BATCH_BEGIN`]. Its statements find existing rows only by
+//! the keys of an `UNNEST` (a batch's reservations), and they are prepared: planned once, on
+//! their generic plan. Left to itself PostgreSQL made that plan on the first runs, often on an
+//! empty table (a new database), where the join became a hash join over a sequential scan, and
+//! with autovacuum late or off nothing replanned it: in a flash sale that scanned every pending
+//! hold for each batch (3.4 ms for 15 rows, `pg_stat_statements`). Planned afresh for every
+//! batch instead, they spent more time parsing and planning than running. With scans and hash
+//! or merge joins off for the transaction, the one generic plan probes the primary key per row,
+//! whatever the table's size when it was made.
 
 pub mod availability;
 pub mod catalogue;
@@ -131,6 +134,20 @@ struct Applied {
     checkpoint: LogPosition,
 }
 
+/// How a batch's transaction begins (one round trip): plans by key only (see the module's doc).
+const BATCH_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; \
+                           SET LOCAL enable_mergejoin = off; SET LOCAL plan_cache_mode = force_generic_plan";
+
+/// How a batch read from the log begins: as [`BATCH_BEGIN`], committed without waiting for the
+/// WAL flush. Its checkpoint is in the same transaction, so a crash that loses the last few
+/// milliseconds of commits loses their checkpoint with them and the projector applies those
+/// events again, as after a crash in the middle of a batch; other sessions see the commit at
+/// once either way. Not for a batch from the broker: its offsets are committed to the broker
+/// once the transaction has, and a commit lost after that would lose its events for good.
+const LOG_BATCH_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL enable_seqscan = off; \
+                               SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
+                               SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// As [`apply_batch`], unless the checkpoint is found below `floor` (a rebuild reset it since the
 /// caller last looked): then nothing is applied and the answer is `None`.
 async fn apply_batch_above<E: Borrow<BusEvent>>(
@@ -141,7 +158,7 @@ async fn apply_batch_above<E: Borrow<BusEvent>>(
     floor: LogPosition,
 ) -> Result<Option<Applied>, ProjectionError> {
     let from_log = checkpoint.is_some();
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(if from_log { LOG_BATCH_BEGIN } else { BATCH_BEGIN }).await?;
     let progress = progress(&mut tx, projector.name(), from_log).await?;
     if progress.applied_to < floor {
         return Ok(None);

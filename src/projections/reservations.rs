@@ -79,8 +79,6 @@ impl Projector for Reservations {
                 .bind(&c.unit_prices)
                 .bind(&c.totals)
                 .bind(&c.recorded_at)
-                // Planned with its arrays each time: see the module docs of `projections`.
-                .persistent(false)
                 .execute(&mut *tx)
                 .await?;
             }

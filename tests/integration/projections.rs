@@ -729,3 +729,59 @@ async fn the_last_sale_of_a_burst_reaches_the_daily_sales_view() {
     let series = app.get_until_as(&admin, &path, |b| sold(b) == Some(6)).await;
     assert_eq!(sold(&series), Some(6), "{series}");
 }
+
+/// Sequential scans of `table` by every session so far, the caller's own pending counts included.
+async fn seq_scans(connection: &mut sqlx::PgConnection, table: &str) -> i64 {
+    sqlx::query("SELECT pg_stat_force_next_flush()").execute(&mut *connection).await.unwrap();
+    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_read_model_planned_on_an_empty_table_still_finds_its_rows_by_key_once_the_table_has_grown() {
+    let events_db = TestDb::new().await;
+    let proj = TestDb::projections().await;
+    let store = EventStore::new(events_db.pool.clone());
+    let reservations = read_models().into_iter().find(|p| p.name() == "reservations").unwrap();
+    // One connection: the statements are prepared, and planned, where the test can see them.
+    let one = ticketing::store::database::pool(&proj.url, 1).unwrap();
+
+    // The first holds of a new database: the update of their prices is planned on a table of a
+    // few rows.
+    play_a_rush(&events_db).await;
+    whole_log(&store, &events_db).await;
+    projections::catch_up(&store, &one, reservations.as_ref(), 1_000).await.unwrap();
+    // A long sale later, the table is large (nothing analysed it: autovacuum may be late or off).
+    sqlx::query(
+        "INSERT INTO reservations (reservation_id, event_id, customer_id, section, quantity, status, expires_at,
+                                   created_at, updated_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'Floor', 1, 'expired', now(), now(), now()
+         FROM generate_series(1, 50000)",
+    )
+    .execute(&proj.pool)
+    .await
+    .unwrap();
+    let before = seq_scans(&mut one.acquire().await.unwrap(), "reservations").await;
+
+    play_a_rush(&events_db).await;
+    whole_log(&store, &events_db).await;
+    projections::catch_up(&store, &one, reservations.as_ref(), 1_000).await.unwrap();
+
+    let mut connection = one.acquire().await.unwrap();
+    assert_eq!(seq_scans(&mut connection, "reservations").await, before, "a batch scanned the whole read model");
+    let (generic, custom): (i64, i64) = sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE 'UPDATE reservations r SET seats%'",
+    )
+    .fetch_one(&mut *connection)
+    .await
+    .unwrap();
+    assert!(generic >= 2 && custom == 0, "planned once, for every batch: {generic} generic, {custom} custom plans");
+    let allocated: i64 = sqlx::query_scalar("SELECT count(*) FROM reservations WHERE status = 'seats_reserved'")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert!(allocated >= 100, "both rushes' holds are priced: {allocated}");
+}
