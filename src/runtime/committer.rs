@@ -25,6 +25,9 @@ pub(crate) struct WriteSet {
     pub effects: Vec<NewEffect>,
     /// Effects rows this write carries out: deleted with it, and all must still exist.
     pub consumed: Vec<i64>,
+    /// The stream is one many buyers write (an event, its inventory): the write is refused as a
+    /// lost race while another process holds its turn on it (see the writer's module doc).
+    pub gated: bool,
 }
 
 /// How it went for one write set.
@@ -153,8 +156,9 @@ impl From<sqlx::Error> for Failure {
 /// Writes `sets` atomically; the new effects rows' ids per set.
 ///
 /// One statement, so one round trip and its own transaction: every consumed row must still be
-/// there (else someone else carried it out and this group's decisions about it are void), which
-/// the statement checks itself and fails with a serialization failure otherwise.
+/// there (else someone else carried it out and this group's decisions about it are void), and no
+/// gated stream may be in another process's turn; the statement checks both itself and fails
+/// with a serialization failure otherwise.
 async fn write(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<Vec<i64>>, Failure> {
     let ids = group_statement(pool, sets).await?;
     let mut ids = ids.into_iter();
@@ -169,6 +173,7 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
     let lookups = || sets.iter().flat_map(|s| s.events.lookups.iter().map(move |l| (s.events.stream.as_str(), l)));
     let effects = || sets.iter().flat_map(|s| s.effects.iter());
     let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
+    let gated: Vec<&str> = sets.iter().filter(|s| s.gated).map(|s| s.events.stream.as_str()).collect();
     sqlx::query_as(
         "WITH new_events AS (
              INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
@@ -192,6 +197,7 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
              RETURNING id
          )
          SELECT effects_all_consumed((SELECT count(*) FROM consumed), cardinality($10::bigint[])),
+                streams_not_in_turn($18::text[]),
                 COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])",
     )
     .bind(events().map(|(stream, _)| stream).collect::<Vec<_>>())
@@ -211,7 +217,8 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
     .bind(effects().map(|e| e.leased_until).collect::<Vec<_>>())
     .bind(effects().map(|e| e.correlation_id).collect::<Vec<_>>())
     .bind(effects().map(|e| e.causation_id).collect::<Vec<_>>())
+    .bind(gated)
     .fetch_one(pool)
     .await
-    .map(|(_, ids): (i64, Vec<i64>)| ids)
+    .map(|(_, _, ids): (i64, bool, Vec<i64>)| ids)
 }

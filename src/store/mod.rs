@@ -247,6 +247,20 @@ impl EventStore {
         if current == version { Ok(()) } else { Err(StoreError::Conflict { stream: stream.to_owned() }) }
     }
 
+    /// Takes `stream`'s turn lock shared for the caller's transaction, without waiting:
+    /// [`StoreError::Conflict`] while another process holds its turn on the stream (it is
+    /// catching up to commit; an append now would make it lose).
+    ///
+    /// # Errors
+    /// Conflict, or the database.
+    pub async fn outside_any_turn<'e, E>(executor: E, stream: &str) -> Result<(), StoreError>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
+        sqlx::query("SELECT streams_not_in_turn(ARRAY[$1])").bind(stream).execute(executor).await?;
+        Ok(())
+    }
+
     /// Appends in a transaction of its own.
     ///
     /// # Errors

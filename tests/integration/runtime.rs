@@ -548,3 +548,46 @@ async fn the_runtime_snapshots_busy_streams_and_loads_from_the_snapshot() {
     assert_eq!(loaded.state, replayed_inventory(&rt, event_id).await);
     assert_eq!(loaded.state.section("Floor").unwrap().reserved(), 6);
 }
+
+async fn stream_version(pool: &PgPool, stream: &str) -> i64 {
+    sqlx::query_scalar("SELECT COALESCE(max(version), 0) FROM events WHERE stream_id = $1")
+        .bind(stream)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_append_to_a_hot_inventory_waits_while_another_process_holds_its_turn() {
+    let db = TestDb::new().await;
+    let rt = runtime_on(db.pool.clone(), fast_config());
+    let event_id = event_on_sale(&rt, 10).await;
+    let inventory = stream_id::<Inventory>(event_id.as_uuid());
+    // This process has the inventory cached and has never lost a race on it: it appends
+    // optimistically, through the group committer.
+    rt.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 1, None)).await.unwrap();
+    let before = stream_version(&db.pool, &inventory).await;
+
+    // Another process takes its turn on the inventory, as its writer does after losing a race: it
+    // catches up, decides and commits while holding it, and must not be overtaken meanwhile.
+    let mut other = db.second_pool().acquire().await.unwrap().detach();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))").bind(&inventory).execute(&mut other).await.unwrap();
+    let pending_hold = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 2, None)).await }
+    });
+    // Showing that something does not happen takes a while: half a second is hundreds of appends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stream_version(&db.pool, &inventory).await, before, "appended during another process's turn");
+    assert!(!pending_hold.is_finished());
+
+    // The turn ends: this process takes its own, and the hold goes through.
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(&inventory)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let held = tokio::time::timeout(Duration::from_secs(10), pending_hold).await.unwrap().unwrap().unwrap();
+    assert_eq!(held.seats.len(), 2);
+    assert!(stream_version(&db.pool, &inventory).await > before);
+}
