@@ -12,7 +12,6 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::effects::NewEffect;
@@ -101,10 +100,7 @@ impl Committer {
 /// table must not become a scan of every pending timer later.
 fn own_pool(pool: &PgPool, tasks: usize) -> PgPool {
     let options = (*pool.connect_options()).clone().options([("enable_seqscan", "off")]);
-    PgPoolOptions::new()
-        .max_connections(u32::try_from(tasks.max(1)).unwrap_or(u32::MAX))
-        .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy_with(options)
+    crate::store::database::pool_options(u32::try_from(tasks.max(1)).unwrap_or(u32::MAX)).connect_lazy_with(options)
 }
 
 #[allow(clippy::cast_precision_loss)] // a group's size, as a metric

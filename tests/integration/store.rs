@@ -191,3 +191,22 @@ async fn reading_the_log_after_a_position_walks_the_index_and_sorts_nothing() {
     assert!(text.contains("events_global_order"), "{text}");
     assert!(!text.contains("\"Sort\""), "the log is sorted instead of read in index order: {text}");
 }
+
+/// Pooled connections are not pinged on every use (a round trip before each group commit), but
+/// one that sat idle long enough to have outlived its server process is: it is dropped and a
+/// fresh one answers.
+#[tokio::test]
+async fn a_pooled_connection_whose_server_process_ended_while_idle_is_replaced_before_use() {
+    let db = TestDb::new().await;
+    let pool = ticketing::store::database::pool(&db.url, 1).unwrap();
+    let first: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+    // As a restart of PostgreSQL or an idle-session timeout would.
+    let ended: bool =
+        sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(first).fetch_one(&db.pool).await.unwrap();
+    assert!(ended);
+    // Idle for longer than the pool lets a connection go unchecked (the condition under test is
+    // time itself: there is nothing to wait for instead).
+    tokio::time::sleep(ticketing::store::database::PING_AFTER_IDLE + std::time::Duration::from_millis(100)).await;
+    let second: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+    assert_ne!(second, first);
+}
