@@ -368,9 +368,9 @@ impl<'e> Waiting<'e> {
     /// Moves the lists to `steps`, each after every list that must go first.
     fn flush(&mut self, steps: &mut Vec<Step<'e>>) {
         let mut lists: Vec<Option<(&'static str, Vec<&'e BusEvent>)>> = self.lists.drain(..).map(Some).collect();
-        while let Some(ready) = (0..lists.len()).find(|&i| {
-            lists[i].is_some() && !self.before.iter().any(|&(a, b)| b == i && lists[a].is_some())
-        }) {
+        while let Some(ready) = (0..lists.len())
+            .find(|&i| lists[i].is_some() && !self.before.iter().any(|&(a, b)| b == i && lists[a].is_some()))
+        {
             if let Some((kind, events)) = lists[ready].take() {
                 steps.push(if events.len() == 1 { Step::One(events[0]) } else { Step::Many(kind, events) });
             }
