@@ -84,6 +84,10 @@ impl Projector for AnalyticsEtl {
         holds::kind(event)
     }
 
+    fn joins(&self, kind: &'static str, earlier: &'static str) -> bool {
+        holds::joins(kind, earlier)
+    }
+
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -92,10 +96,15 @@ impl Projector for AnalyticsEtl {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             if kind == holds::INITIATED {
+                // Holds whose seats joined them are inserted priced (see holds::joins).
                 let c = holds::Initiated::of(events);
                 sqlx::query(
-                    "INSERT INTO stg_reservations (reservation_id, event_id, customer_id, section, quantity, reserved_at)
-                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[])",
+                    "INSERT INTO stg_reservations (reservation_id, event_id, customer_id, section, quantity, reserved_at,
+                                                   pricing_tier, unit_price_cents)
+                     SELECT id, event_id, customer_id, section, COALESCE(seated, quantity), at, tier, unit_price
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
+                                 $7::int[], $8::text[], $9::bigint[])
+                          AS t(id, event_id, customer_id, section, quantity, at, seated, tier, unit_price)",
                 )
                 .bind(&c.reservation_ids)
                 .bind(&c.event_ids)
@@ -103,6 +112,9 @@ impl Projector for AnalyticsEtl {
                 .bind(&c.sections)
                 .bind(&c.quantities)
                 .bind(&c.at)
+                .bind(&c.seat_counts)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
                 .execute(&mut *tx)
                 .await?;
             } else {

@@ -2,10 +2,13 @@
 //! `SeatsAllocated`), as columns: a flash sale writes thousands a second, and the read models
 //! that follow them apply a batch's worth of each in one statement (see [`super::plan`]).
 
+use std::collections::HashMap;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::bus::{BusEvent, DomainEvent};
+use crate::domain::inventory::SeatAssignment;
 use crate::domain::reservation::ReservationEvent;
 use crate::domain::values::Timestamp;
 
@@ -22,9 +25,17 @@ pub fn kind(event: &BusEvent) -> Option<(&'static str, Uuid)> {
     }
 }
 
-/// `Initiated` events as columns, in the order given (others are left out).
+/// Whether a read model that follows holds applies an event of `kind` with its hold's `earlier`
+/// one (see [`super::Projector::joins`]): the seats with the start, so a hold started and seated
+/// in one batch is one row inserted, not inserted and then updated.
+pub fn joins(kind: &'static str, earlier: &'static str) -> bool {
+    kind == SEATS_ALLOCATED && earlier == INITIATED
+}
+
+/// `Initiated` events as columns, in the order given (others are left out), each with the
+/// `SeatsAllocated` that joined it, if one did (`None` in the seat columns otherwise).
 #[derive(Debug, Default)]
-pub struct Initiated {
+pub struct Initiated<'e> {
     pub reservation_ids: Vec<Uuid>,
     pub event_ids: Vec<Uuid>,
     pub customer_ids: Vec<Uuid>,
@@ -33,24 +44,55 @@ pub struct Initiated {
     /// When the buyer asked (the event's own time).
     pub at: Vec<Timestamp>,
     pub expires_at: Vec<Timestamp>,
+    /// The seats allocated, when they joined the start.
+    pub seats: Vec<Option<&'e [SeatAssignment]>>,
+    pub seat_counts: Vec<Option<i32>>,
+    pub tiers: Vec<Option<String>>,
+    pub unit_prices: Vec<Option<i64>>,
+    pub totals: Vec<Option<i64>>,
+    /// When the seats were recorded.
+    pub seated_at: Vec<Option<Timestamp>>,
 }
 
-impl Initiated {
-    pub fn of(events: &[&BusEvent]) -> Self {
+impl<'e> Initiated<'e> {
+    pub fn of(events: &[&'e BusEvent]) -> Self {
         let mut columns = Self::default();
+        let mut row_of: HashMap<Uuid, usize> = HashMap::new();
         for event in events {
-            if let DomainEvent::Reservation(
-                id,
-                ReservationEvent::Initiated { event_id, customer_id, section, quantity, at, expires_at, .. },
-            ) = &event.event
-            {
-                columns.reservation_ids.push(id.as_uuid());
-                columns.event_ids.push(event_id.as_uuid());
-                columns.customer_ids.push(customer_id.as_uuid());
-                columns.sections.push(section.as_str().to_owned());
-                columns.quantities.push(i32::from(quantity.get()));
-                columns.at.push(*at);
-                columns.expires_at.push(*expires_at);
+            match &event.event {
+                DomainEvent::Reservation(
+                    id,
+                    ReservationEvent::Initiated { event_id, customer_id, section, quantity, at, expires_at, .. },
+                ) => {
+                    row_of.insert(id.as_uuid(), columns.reservation_ids.len());
+                    columns.reservation_ids.push(id.as_uuid());
+                    columns.event_ids.push(event_id.as_uuid());
+                    columns.customer_ids.push(customer_id.as_uuid());
+                    columns.sections.push(section.as_str().to_owned());
+                    columns.quantities.push(i32::from(quantity.get()));
+                    columns.at.push(*at);
+                    columns.expires_at.push(*expires_at);
+                    columns.seats.push(None);
+                    columns.seat_counts.push(None);
+                    columns.tiers.push(None);
+                    columns.unit_prices.push(None);
+                    columns.totals.push(None);
+                    columns.seated_at.push(None);
+                }
+                DomainEvent::Reservation(
+                    id,
+                    ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. },
+                ) => {
+                    if let Some(&row) = row_of.get(&id.as_uuid()) {
+                        columns.seats[row] = Some(seats.as_slice());
+                        columns.seat_counts[row] = Some(i32::try_from(seats.len()).unwrap_or(i32::MAX));
+                        columns.tiers[row] = Some(tier.as_str().to_owned());
+                        columns.unit_prices[row] = Some(unit_price.cents_i64());
+                        columns.totals[row] = Some(total.cents_i64());
+                        columns.seated_at[row] = Some(event.recorded_at);
+                    }
+                }
+                _ => {}
             }
         }
         columns

@@ -55,7 +55,14 @@ pub trait Projector: Send + Sync + 'static {
     fn groups(&self, _event: &BusEvent) -> Option<(&'static str, Uuid)> {
         None
     }
-    /// Applies events of one kind (see [`Self::groups`]), in the order given, with distinct keys.
+    /// Whether an event of `kind` may be applied in the same step as its key's earlier event of
+    /// kind `earlier` (by [`Self::apply_many`] of `earlier`): a hold started and given its seats
+    /// in one batch is then one row written once, not a row inserted and then updated.
+    fn joins(&self, _kind: &'static str, _earlier: &'static str) -> bool {
+        false
+    }
+    /// Applies events of one kind (see [`Self::groups`]), in the order given, with distinct keys;
+    /// each may be followed by one event of its key that joins it (see [`Self::joins`]).
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -190,7 +197,7 @@ async fn apply_batch_above<E: Borrow<BusEvent>>(
         applied = fresh.len();
         // A flash sale's holds are a few kinds of event, thousands of them: one statement per
         // kind and batch instead of one per event (they were most of PostgreSQL's statements).
-        for step in plan(&fresh, |e| projector.groups(e)) {
+        for step in plan(&fresh, |e| projector.groups(e), |kind, earlier| projector.joins(kind, earlier)) {
             match step {
                 Step::One(event) => projector.apply(&mut tx, event).await?,
                 Step::Many(kind, events) => projector.apply_many(&mut tx, kind, &events).await?,
@@ -299,9 +306,17 @@ pub enum Step<'e> {
 /// in an order that keeps every such "first" (kinds in the order they first came where nothing
 /// says otherwise). An event that would make two lists each need to go first (a cycle: the same
 /// key's later event in its earlier event's list, or kinds that followed each other both ways)
-/// waits for what is gathered to be applied. A flash sale's hold starts (`Initiated`) and its
-/// seats (`SeatsAllocated`) often fall in the same batch: they stay two statements, not many.
-pub fn plan<'e>(events: &[&'e BusEvent], groups: impl Fn(&BusEvent) -> Option<(&'static str, Uuid)>) -> Vec<Step<'e>> {
+/// waits for what is gathered to be applied.
+///
+/// An event whose kind `joins` its key's earlier event's kind (`joins(kind, earlier)`) goes in
+/// that event's list, right after it (once per key): a flash sale's hold often starts
+/// (`Initiated`) and gets its seats (`SeatsAllocated`) in the same batch, and is then written
+/// once.
+pub fn plan<'e>(
+    events: &[&'e BusEvent],
+    groups: impl Fn(&BusEvent) -> Option<(&'static str, Uuid)>,
+    joins: impl Fn(&'static str, &'static str) -> bool,
+) -> Vec<Step<'e>> {
     let mut steps = Vec::new();
     let mut waiting = Waiting::default();
     for &event in events {
@@ -310,10 +325,10 @@ pub fn plan<'e>(events: &[&'e BusEvent], groups: impl Fn(&BusEvent) -> Option<(&
             steps.push(Step::One(event));
             continue;
         };
-        if !waiting.add(kind, key, event) {
+        if !waiting.add(kind, key, event, &joins) {
+            // An empty plan takes any event.
             waiting.flush(&mut steps);
-            let added = waiting.add(kind, key, event);
-            debug_assert!(added, "an empty plan takes any event");
+            waiting.add(kind, key, event, &joins);
         }
     }
     waiting.flush(&mut steps);
@@ -329,11 +344,28 @@ struct Waiting<'e> {
     keys: HashMap<Uuid, usize>,
     /// `(a, b)`: list `a` must be applied before list `b`.
     before: HashSet<(usize, usize)>,
+    /// Keys with an event that joined its earlier event's list.
+    joined: HashSet<Uuid>,
 }
 
 impl<'e> Waiting<'e> {
-    /// Adds `event` unless its list would have to be applied both before and after another.
-    fn add(&mut self, kind: &'static str, key: Uuid, event: &'e BusEvent) -> bool {
+    /// Adds `event` (in its key's earlier event's list if it joins it) unless its list would
+    /// have to be applied both before and after another.
+    fn add(
+        &mut self,
+        kind: &'static str,
+        key: Uuid,
+        event: &'e BusEvent,
+        joins: &impl Fn(&'static str, &'static str) -> bool,
+    ) -> bool {
+        if let Some(&earlier) = self.keys.get(&key) {
+            let (earlier_kind, events) = &mut self.lists[earlier];
+            if *earlier_kind != kind && !self.joined.contains(&key) && joins(kind, earlier_kind) {
+                events.push(event);
+                self.joined.insert(key);
+                return true;
+            }
+        }
         let list = self.lists.iter().position(|(k, _)| *k == kind).unwrap_or(self.lists.len());
         if let Some(&earlier) = self.keys.get(&key) {
             if earlier == list || (list < self.lists.len() && self.reaches(list, earlier)) {
@@ -382,6 +414,7 @@ impl<'e> Waiting<'e> {
         }
         self.keys.clear();
         self.before.clear();
+        self.joined.clear();
     }
 }
 
@@ -665,12 +698,53 @@ mod tests {
 
     /// The test's grouping, by number: a kind and a key per event, or `None` (applied alone).
     fn plan_of(kinds: &[(i64, Option<(&'static str, u128)>)]) -> Vec<(&'static str, Vec<i64>)> {
+        plan_joining(kinds, |_, _| false)
+    }
+
+    /// As [`plan_of`], with kinds that join others.
+    fn plan_joining(
+        kinds: &[(i64, Option<(&'static str, u128)>)],
+        joins: impl Fn(&'static str, &'static str) -> bool,
+    ) -> Vec<(&'static str, Vec<i64>)> {
         let events: Vec<BusEvent> = kinds.iter().map(|(n, _)| event(*n)).collect();
         let refs: Vec<&BusEvent> = events.iter().collect();
-        let steps = plan(&refs, |e| {
-            kinds.iter().find(|(n, _)| *n == e.version).and_then(|(_, g)| g.map(|(k, key)| (k, Uuid::from_u128(key))))
-        });
+        let steps = plan(
+            &refs,
+            |e| {
+                kinds
+                    .iter()
+                    .find(|(n, _)| *n == e.version)
+                    .and_then(|(_, g)| g.map(|(k, key)| (k, Uuid::from_u128(key))))
+            },
+            joins,
+        );
         shape(&steps)
+    }
+
+    /// A hold's seats join its start.
+    fn seats_join_starts(kind: &'static str, earlier: &'static str) -> bool {
+        (kind, earlier) == ("seated", "started")
+    }
+
+    #[test]
+    fn a_hold_started_and_seated_in_one_batch_is_applied_in_one_step() {
+        // 2 and 3, 4 and 5 started and got their seats in this batch; 1 is the seats of a hold
+        // started earlier; 6 is a second change to hold 1, after its seats.
+        let steps = plan_joining(
+            &[
+                (1, Some(("seated", 9))),
+                (2, Some(("started", 1))),
+                (3, Some(("seated", 1))),
+                (4, Some(("started", 2))),
+                (5, Some(("seated", 2))),
+                (6, Some(("seated", 1))),
+            ],
+            seats_join_starts,
+        );
+        assert_eq!(steps, vec![("started", vec![2, 3, 4, 5]), ("seated", vec![1, 6])]);
+        // Only an event that joins: a start after a start of the same key still waits.
+        let steps = plan_joining(&[(1, Some(("started", 1))), (2, Some(("started", 1)))], seats_join_starts);
+        assert_eq!(steps, vec![("one", vec![1]), ("one", vec![2])]);
     }
 
     #[test]
@@ -751,7 +825,8 @@ mod tests {
                 .enumerate()
                 .map(|(n, g)| (i64::try_from(n).unwrap(), g.map(|(k, key)| (["a", "b", "c"][k], key))))
                 .collect();
-            let steps = plan_of(&kinds);
+            // "b" joins "a", once per key; "a" then "b" then "b" of one key shows it.
+            let steps = plan_joining(&kinds, |kind, earlier| (kind, earlier) == ("b", "a"));
             let order: Vec<i64> = steps.iter().flat_map(|(_, ns)| ns.clone()).collect();
             let mut applied = order.clone();
             applied.sort_unstable();
@@ -768,13 +843,19 @@ mod tests {
                     }
                 }
             }
-            // A list never holds two events of one key (apply_many's contract).
-            for (_, ns) in &steps {
-                let mut keys: Vec<u128> = ns.iter().filter_map(|n| kinds[usize::try_from(*n).unwrap()].1.map(|(_, k)| k)).collect();
-                let all = keys.len();
-                keys.sort_unstable();
-                keys.dedup();
-                proptest::prop_assert_eq!(keys.len(), all);
+            // A list holds one event per key, or an "a" followed by the "b" that joined it
+            // (apply_many's contract).
+            for (kind, ns) in &steps {
+                let mut per_key: HashMap<u128, Vec<&'static str>> = HashMap::new();
+                for n in ns {
+                    if let Some((k, key)) = kinds[usize::try_from(*n).unwrap()].1 {
+                        per_key.entry(key).or_default().push(k);
+                    }
+                }
+                for events in per_key.values() {
+                    let joined = *kind == "a" && events == &["a", "b"];
+                    proptest::prop_assert!(events.len() == 1 || joined, "{:?} in one list of {}", events, kind);
+                }
             }
         }
     }

@@ -31,6 +31,10 @@ impl Projector for Reservations {
         holds::kind(event)
     }
 
+    fn joins(&self, kind: &'static str, earlier: &'static str) -> bool {
+        holds::joins(kind, earlier)
+    }
+
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -39,12 +43,21 @@ impl Projector for Reservations {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             if kind == holds::INITIATED {
+                // Holds whose seats joined them are inserted with their seats (see holds::joins).
                 let c = holds::Initiated::of(events);
+                let seats: Vec<Option<serde_json::Value>> = c
+                    .seats
+                    .iter()
+                    .map(|seats| seats.map(|seats| serde_json::Value::Array(seats.iter().map(seat_json).collect())))
+                    .collect();
                 sqlx::query(
-                    "INSERT INTO reservations (reservation_id, event_id, customer_id, section, quantity, status, expires_at, created_at, updated_at)
-                     SELECT id, event_id, customer_id, section, quantity, 'initiated', expires_at, at, at
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[])
-                          AS t(id, event_id, customer_id, section, quantity, expires_at, at)",
+                    "INSERT INTO reservations (reservation_id, event_id, customer_id, section, quantity, seats, pricing_tier,
+                                               unit_price_cents, total_amount_cents, status, expires_at, created_at, updated_at)
+                     SELECT id, event_id, customer_id, section, quantity, COALESCE(seats, '[]'), tier, unit_price, COALESCE(total, 0),
+                            CASE WHEN seated_at IS NULL THEN 'initiated' ELSE 'seats_reserved' END, expires_at, at, COALESCE(seated_at, at)
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[],
+                                 $8::jsonb[], $9::text[], $10::bigint[], $11::bigint[], $12::timestamptz[])
+                          AS t(id, event_id, customer_id, section, quantity, expires_at, at, seats, tier, unit_price, total, seated_at)",
                 )
                 .bind(&c.reservation_ids)
                 .bind(&c.event_ids)
@@ -53,6 +66,11 @@ impl Projector for Reservations {
                 .bind(&c.quantities)
                 .bind(&c.expires_at)
                 .bind(&c.at)
+                .bind(&seats)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
+                .bind(&c.totals)
+                .bind(&c.seated_at)
                 .execute(&mut *tx)
                 .await?;
             } else {

@@ -37,6 +37,10 @@ impl Projector for Sales {
         holds::kind(event)
     }
 
+    fn joins(&self, kind: &'static str, earlier: &'static str) -> bool {
+        holds::joins(kind, earlier)
+    }
+
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,
@@ -45,15 +49,21 @@ impl Projector for Sales {
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             if kind == holds::INITIATED {
+                // Holds whose seats joined them are inserted priced (see holds::joins).
                 let c = holds::Initiated::of(events);
                 sqlx::query(
-                    "INSERT INTO sales_pending (reservation_id, event_id, section, quantity)
-                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[])",
+                    "INSERT INTO sales_pending (reservation_id, event_id, section, quantity, pricing_tier, unit_price_cents)
+                     SELECT id, event_id, section, COALESCE(seated, quantity), tier, unit_price
+                     FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::bigint[])
+                          AS t(id, event_id, section, quantity, seated, tier, unit_price)",
                 )
                 .bind(&c.reservation_ids)
                 .bind(&c.event_ids)
                 .bind(&c.sections)
                 .bind(&c.quantities)
+                .bind(&c.seat_counts)
+                .bind(&c.tiers)
+                .bind(&c.unit_prices)
                 .execute(&mut *tx)
                 .await?;
             } else {
