@@ -79,23 +79,51 @@ impl<'e> Initiated<'e> {
                     columns.totals.push(None);
                     columns.seated_at.push(None);
                 }
-                DomainEvent::Reservation(
-                    id,
-                    ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. },
-                ) => {
-                    if let Some(&row) = row_of.get(&id.as_uuid()) {
-                        columns.seats[row] = Some(seats.as_slice());
-                        columns.seat_counts[row] = Some(i32::try_from(seats.len()).unwrap_or(i32::MAX));
-                        columns.tiers[row] = Some(tier.as_str().to_owned());
-                        columns.unit_prices[row] = Some(unit_price.cents_i64());
-                        columns.totals[row] = Some(total.cents_i64());
-                        columns.seated_at[row] = Some(event.recorded_at);
+                _ => {
+                    if let Some(a) = Allocation::of(event)
+                        && let Some(&row) = row_of.get(&a.reservation_id)
+                    {
+                        columns.seats[row] = Some(a.seats);
+                        columns.seat_counts[row] = Some(a.seat_count);
+                        columns.tiers[row] = Some(a.tier);
+                        columns.unit_prices[row] = Some(a.unit_price);
+                        columns.totals[row] = Some(a.total);
+                        columns.seated_at[row] = Some(a.recorded_at);
                     }
                 }
-                _ => {}
             }
         }
         columns
+    }
+}
+
+/// One `SeatsAllocated` event's values as the read models store them.
+struct Allocation<'e> {
+    reservation_id: Uuid,
+    seats: &'e [SeatAssignment],
+    seat_count: i32,
+    tier: String,
+    unit_price: i64,
+    total: i64,
+    recorded_at: Timestamp,
+}
+
+impl<'e> Allocation<'e> {
+    fn of(event: &'e BusEvent) -> Option<Self> {
+        let DomainEvent::Reservation(id, ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. }) =
+            &event.event
+        else {
+            return None;
+        };
+        Some(Self {
+            reservation_id: id.as_uuid(),
+            seats,
+            seat_count: i32::try_from(seats.len()).unwrap_or(i32::MAX),
+            tier: tier.as_str().to_owned(),
+            unit_price: unit_price.cents_i64(),
+            total: total.cents_i64(),
+            recorded_at: event.recorded_at,
+        })
     }
 }
 
@@ -114,19 +142,13 @@ pub struct SeatsAllocated {
 impl SeatsAllocated {
     pub fn of(events: &[&BusEvent]) -> Self {
         let mut columns = Self::default();
-        for event in events {
-            if let DomainEvent::Reservation(
-                id,
-                ReservationEvent::SeatsAllocated { seats, tier, unit_price, total, .. },
-            ) = &event.event
-            {
-                columns.reservation_ids.push(id.as_uuid());
-                columns.seat_counts.push(i32::try_from(seats.len()).unwrap_or(i32::MAX));
-                columns.tiers.push(tier.as_str().to_owned());
-                columns.unit_prices.push(unit_price.cents_i64());
-                columns.totals.push(total.cents_i64());
-                columns.recorded_at.push(event.recorded_at);
-            }
+        for a in events.iter().filter_map(|event| Allocation::of(event)) {
+            columns.reservation_ids.push(a.reservation_id);
+            columns.seat_counts.push(a.seat_count);
+            columns.tiers.push(a.tier);
+            columns.unit_prices.push(a.unit_price);
+            columns.totals.push(a.total);
+            columns.recorded_at.push(a.recorded_at);
         }
         columns
     }

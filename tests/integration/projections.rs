@@ -17,7 +17,7 @@ use ticketing::domain::reservation::ReservationStatus;
 use ticketing::domain::seating::{SectionLayout, SectionSpec};
 use ticketing::domain::values::{Category, EventName, SectionName, Venue};
 use ticketing::projections::tail::LogTail;
-use ticketing::projections::{self, Projector, TailReader};
+use ticketing::projections::{self, Projector, TailReader, holds};
 use ticketing::runtime::{Cause, RuntimeConfig};
 use ticketing::store::{EventStore, LogPosition};
 use uuid::Uuid;
@@ -475,8 +475,8 @@ async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time()
             ["availability", "reservations", "sales", "notifications", "analytics"].contains(&projector.name());
         assert_eq!(gathered, gathers, "{}", projector.name());
         let seated_with_start = steps.iter().any(|s| {
-            matches!(s, projections::Step::Many(kind, events) if *kind == "initiated"
-                && events.iter().any(|e| e.event_type == "ReservationSeatsAllocated"))
+            matches!(s, projections::Step::Many(kind, events) if *kind == holds::INITIATED
+                && events.iter().any(|e| holds::kind(e).is_some_and(|(k, _)| k == holds::SEATS_ALLOCATED)))
         });
         let joins = ["reservations", "sales", "analytics"].contains(&projector.name());
         assert_eq!(seated_with_start, joins, "{}", projector.name());
