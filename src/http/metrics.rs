@@ -16,6 +16,9 @@ use super::AppState;
 use crate::bus::EventBus;
 use crate::projections;
 
+/// How often the recorder folds the samples its histograms gathered into their summaries.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process-wide recorder (several apps in one test process share it).
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -24,8 +27,25 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; then ours just stays empty.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// A recorder built this way keeps every histogram sample (each request's duration, each group
+/// commit's size) until something drains it: a scrape, or this upkeep. Without it a server that
+/// nobody scrapes grows with every request it answers. A thread of its own, not a task: the
+/// recorder outlives any one runtime (tests start many).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let upkeep = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        }
+    });
+    if let Err(error) = upkeep {
+        tracing::error!(%error, "metrics upkeep not started: histogram samples are kept until a scrape");
+    }
 }
 
 pub fn router() -> Router<AppState> {
