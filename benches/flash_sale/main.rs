@@ -9,7 +9,8 @@
 //! `SCENARIOS` [refs,closed,open,seats,crowd,reads,two], `BUYERS` [10000], `HOLDS` [30000],
 //! `CONNECTIONS` [256], `OPEN_RATES` [500,1000,1500,2000,2500], `OPEN_SECONDS` [30],
 //! `CROWD` [10000: buyers in the crowd, at most `BUYERS`], `CROWD_SECONDS` [60], `READ_SECONDS` [10], `PGBENCH_SECONDS` [10]; `SCENARIOS=soak` (not in the
-//! default set: `scripts/soak.sh`) with `SOAK_MINUTES` [10].
+//! default set: `scripts/soak.sh`) with `SOAK_MINUTES` [10]; `SCENARIOS=sockets` (not in the default set) with `SOCKETS`
+//! [2000]: the server's memory per live availability socket.
 
 // Rates and ratios are floating point; seats and money never are.
 #![allow(clippy::cast_precision_loss)]
@@ -241,26 +242,55 @@ async fn run() -> Result<(), BoxError> {
         settle(&mut report, &deployment).await?;
     }
 
+    if wants("sockets") {
+        // What a watcher of the live availability feed costs the server: resident memory before
+        // and after `SOCKETS` sockets (one per buyer) opened on one event.
+        let count = env_or("SOCKETS", 2_000).min(tokens.len() as u64);
+        let event_id = organiser.event_on_sale("Watched", people::general("Floor", 1_000)).await?;
+        let pid = deployment.instances.first().ok_or("no instance")?.pid();
+        let (before_kib, _) = server::Instance::footprint_of(pid);
+        let messages = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let opened = std::time::Instant::now();
+        soak::sockets(first, &event_id, &tokens, 0..usize::try_from(count)?, messages.clone()).await?;
+        // Every socket has had its first snapshot before the footprint is taken.
+        while messages.load(std::sync::atomic::Ordering::Relaxed) < count {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (after_kib, fds) = server::Instance::footprint_of(pid);
+        report.line(format!(
+            "sockets: {count} availability sockets opened in {}: server {} → {} MiB resident ({:.0} KiB a socket), {fds} open files",
+            ms(opened.elapsed()),
+            before_kib / 1024,
+            after_kib / 1024,
+            after_kib.saturating_sub(before_kib) as f64 / count as f64
+        ));
+    }
+
     if wants("soak") {
         let minutes = env_or("SOAK_MINUTES", 10);
-        let pid = deployment.instances.first().ok_or("no instance")?.pid();
+        let instance = deployment.instances.first().ok_or("no instance")?;
+        let (pid, metrics) = (instance.pid(), instance.metrics);
         let footprint = move || server::Instance::footprint_of(pid);
-        let (by_minute, messages) = soak::soak(first, &mut organiser, tokens.clone(), minutes, footprint).await?;
+        let (by_minute, messages) =
+            soak::soak(first, &mut organiser, tokens.clone(), metrics, minutes, footprint).await?;
         report.line(format!(
             "soak: {minutes} minutes of {} buyers a minute, 50 more availability sockets each minute ({messages} messages)",
             tokens.len()
         ));
-        report.line("| minute | requests | p99 ms | 5xx + transport errors | resident MiB | open files |");
-        report.line("|---|---|---|---|---|---|");
+        report.line(
+            "| minute | requests | p99 ms | 5xx + transport errors | resident MiB | open files | stream writers |",
+        );
+        report.line("|---|---|---|---|---|---|---|");
         for (i, m) in by_minute.iter().enumerate() {
             report.line(format!(
-                "| {} | {} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {} | {} | {} | {} |",
                 i + 1,
                 m.requests,
                 m.p99_ms,
                 m.failures,
                 m.rss_kib / 1024,
-                m.fds
+                m.fds,
+                m.writers.map_or_else(|| "?".to_owned(), |w| format!("{w:.0}"))
             ));
         }
     }

@@ -41,6 +41,8 @@ pub struct Instance {
     child: Child,
     #[allow(dead_code, reason = "the fault suite (tests/faults) restarts instances on their address")]
     pub addr: SocketAddr,
+    /// The operators' listener (`/metrics`).
+    pub metrics: SocketAddr,
 }
 
 impl Instance {
@@ -60,6 +62,15 @@ impl Instance {
             .unwrap_or(0);
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
         (rss, fds)
+    }
+
+    /// The value of the gauge `name` (no labels) on `/metrics` at `metrics`; `None` when the
+    /// server does not answer or does not report it.
+    #[allow(dead_code, reason = "read by the soak; the fault suite does not")]
+    pub async fn gauge(metrics: SocketAddr, name: &str) -> Option<f64> {
+        let answer = Conn::new(metrics).get("/metrics", None).await.ok()?;
+        let text = String::from_utf8_lossy(&answer.body).into_owned();
+        text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 }
 
@@ -101,10 +112,11 @@ impl Deployment {
 
     /// Starts one more instance of the release binary on these databases and waits until ready.
     pub async fn start_instance(&mut self) -> Result<SocketAddr, BoxError> {
-        let port = free_port()?;
-        let child = self.spawn(port)?;
+        let (port, metrics_port) = (free_port()?, free_port()?);
+        let child = self.spawn(port, metrics_port)?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        self.instances.push(Instance { child, addr });
+        let metrics: SocketAddr = format!("127.0.0.1:{metrics_port}").parse()?;
+        self.instances.push(Instance { child, addr, metrics });
         wait_ready(addr).await
     }
 
@@ -128,17 +140,17 @@ impl Deployment {
     /// Starts instance `i` again on its own port (after [`Deployment::signal`]).
     #[allow(dead_code, reason = "used by the fault suite (tests/faults)")]
     pub async fn restart(&mut self, i: usize) -> Result<SocketAddr, BoxError> {
-        let addr = self.instances[i].addr;
-        self.instances[i].child = self.spawn(addr.port())?;
+        let (addr, metrics) = (self.instances[i].addr, self.instances[i].metrics);
+        self.instances[i].child = self.spawn(addr.port(), metrics.port())?;
         wait_ready(addr).await
     }
 
-    fn spawn(&self, port: u16) -> Result<Child, BoxError> {
+    fn spawn(&self, port: u16, metrics_port: u16) -> Result<Child, BoxError> {
         let url = |i: usize| format!("{}/{}", self.pg, self.databases[i]);
         let child = Command::new(server_binary())
             .arg("serve")
             .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("DATABASE_URL_EVENTS", url(0))
             .env("DATABASE_URL_PROJECTIONS", url(1))
             .env("DATABASE_URL_ANALYTICS", url(2))

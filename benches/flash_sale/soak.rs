@@ -23,11 +23,13 @@ pub struct Minute {
     pub requests: u64,
     pub p99_ms: f64,
     pub failures: u64,
+    /// Stream writers (each with its aggregate's state) alive in the server at the minute's end.
+    pub writers: Option<f64>,
 }
 
 /// Opens one availability socket on `event_id` for each of `buyers` (each from its own
 /// address, as per-user and per-address caps apply); counts the messages they get.
-async fn sockets(
+pub async fn sockets(
     addr: SocketAddr,
     event_id: &str,
     tokens: &[String],
@@ -55,6 +57,7 @@ pub async fn soak(
     addr: SocketAddr,
     organiser: &mut Organiser,
     tokens: Arc<Vec<String>>,
+    metrics: SocketAddr,
     minutes: u32,
     footprint: impl Fn() -> (u64, usize) + Send + Sync + Clone + 'static,
 ) -> Result<(Vec<Minute>, u64), BoxError> {
@@ -72,10 +75,11 @@ pub async fn soak(
         }
         all.merge(run.holds.tally);
         let (rss_kib, fds) = footprint();
+        let writers = crate::server::Instance::gauge(metrics, "stream_writers_live").await;
         let p99_ms = all.percentiles().p99.as_secs_f64() * 1000.0;
-        report.push(Minute { rss_kib, fds, requests: all.total(), p99_ms, failures: all.failures() });
+        report.push(Minute { rss_kib, fds, requests: all.total(), p99_ms, failures: all.failures(), writers });
         eprintln!(
-            "soak minute {}: {} requests, p99 {p99_ms:.0} ms, {} failed; server {} MiB resident, {} open files",
+            "soak minute {}: {} requests, p99 {p99_ms:.0} ms, {} failed; server {} MiB resident, {} open files, {writers:?} stream writers",
             minute + 1,
             all.total(),
             all.failures(),
