@@ -264,6 +264,22 @@ async fn run() -> Result<(), BoxError> {
             after_kib / 1024,
             after_kib.saturating_sub(before_kib) as f64 / count as f64
         ));
+        // And a buyer's idle keep-alive HTTP connection, after one answer.
+        let (before_kib, _) = server::Instance::footprint_of(pid);
+        let mut connections = Vec::new();
+        for _ in 0..count {
+            let mut conn = client::Conn::new(first);
+            conn.get("/health", None).await?;
+            connections.push(conn);
+        }
+        let (after_kib, fds) = server::Instance::footprint_of(pid);
+        report.line(format!(
+            "connections: {count} idle HTTP connections after one answer each: server {} → {} MiB resident ({:.0} KiB a connection), {fds} open files",
+            before_kib / 1024,
+            after_kib / 1024,
+            after_kib.saturating_sub(before_kib) as f64 / count as f64
+        ));
+        drop(connections);
     }
 
     if wants("soak") {
