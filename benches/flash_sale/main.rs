@@ -251,11 +251,8 @@ async fn run() -> Result<(), BoxError> {
         let (before_kib, _) = server::Instance::footprint_of(pid);
         let messages = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let opened = std::time::Instant::now();
-        soak::sockets(first, &event_id, &tokens, 0..usize::try_from(count)?, messages.clone()).await?;
-        // Every socket has had its first snapshot before the footprint is taken.
-        while messages.load(std::sync::atomic::Ordering::Relaxed) < count {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        // Returns once every socket has had its first snapshot.
+        soak::sockets(first, &event_id, &tokens, 0..usize::try_from(count)?, messages).await?;
         let (after_kib, fds) = server::Instance::footprint_of(pid);
         report.line(format!(
             "sockets: {count} availability sockets opened in {}: server {} → {} MiB resident ({:.0} KiB a socket), {fds} open files",

@@ -16,6 +16,16 @@ pub fn free_port() -> Result<u16, BoxError> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// `N` distinct free ports (each listener is held until all are picked, so none comes twice).
+pub fn free_ports<const N: usize>() -> Result<[u16; N], BoxError> {
+    let listeners = (0..N).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<Vec<_>, _>>()?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
+}
+
 /// The server under test: this build's, or `BENCH_TICKETING_BIN` (another commit's release
 /// build, so a before/after comparison runs the same harness against both).
 fn server_binary() -> PathBuf {
@@ -68,7 +78,8 @@ impl Instance {
     /// server does not answer or does not report it.
     #[allow(dead_code, reason = "read by the soak; the fault suite does not")]
     pub async fn gauge(metrics: SocketAddr, name: &str) -> Option<f64> {
-        let answer = Conn::new(metrics).get("/metrics", None).await.ok()?;
+        let mut conn = Conn::new(metrics);
+        let answer = tokio::time::timeout(Duration::from_secs(5), conn.get("/metrics", None)).await.ok()?.ok()?;
         let text = String::from_utf8_lossy(&answer.body).into_owned();
         text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
@@ -112,7 +123,7 @@ impl Deployment {
 
     /// Starts one more instance of the release binary on these databases and waits until ready.
     pub async fn start_instance(&mut self) -> Result<SocketAddr, BoxError> {
-        let (port, metrics_port) = (free_port()?, free_port()?);
+        let [port, metrics_port] = free_ports()?;
         let child = self.spawn(port, metrics_port)?;
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let metrics: SocketAddr = format!("127.0.0.1:{metrics_port}").parse()?;

@@ -28,7 +28,8 @@ pub struct Minute {
 }
 
 /// Opens one availability socket on `event_id` for each of `buyers` (each from its own
-/// address, as per-user and per-address caps apply); counts the messages they get.
+/// address, as per-user and per-address caps apply), each open once its first snapshot came
+/// (an error if one does not within 10 s); counts the messages they get.
 pub async fn sockets(
     addr: SocketAddr,
     event_id: &str,
@@ -43,6 +44,12 @@ pub async fn sockets(
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
         request.headers_mut().insert("x-forwarded-for", crate::people::address_of(buyer).parse()?);
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(_))) => messages.fetch_add(1, Ordering::Relaxed),
+            Ok(Some(Err(e))) => return Err(e.into()),
+            Ok(None) => return Err(format!("socket {buyer} closed before its first snapshot").into()),
+            Err(_) => return Err(format!("socket {buyer} got no snapshot within 10 s").into()),
+        };
         let messages = messages.clone();
         tokio::spawn(async move {
             while let Some(Ok(_)) = socket.next().await {
