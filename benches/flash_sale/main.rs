@@ -29,6 +29,18 @@ use std::sync::Arc;
 use client::{BoxError, ms};
 use load::{HoldRequest, HoldRun};
 
+/// Process `pid`'s resident memory now against `before_kib`, per `unit` of the `count` opened
+/// since, and its open files.
+fn growth(pid: u32, before_kib: u64, count: u64, unit: &str) -> String {
+    let (after_kib, fds) = server::Instance::footprint_of(pid);
+    format!(
+        "server {} → {} MiB resident ({:.0} KiB a {unit}), {fds} open files",
+        before_kib / 1024,
+        after_kib / 1024,
+        after_kib.saturating_sub(before_kib) as f64 / count as f64
+    )
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -253,14 +265,8 @@ async fn run() -> Result<(), BoxError> {
         let opened = std::time::Instant::now();
         // Returns once every socket has had its first snapshot.
         soak::sockets(first, &event_id, &tokens, 0..usize::try_from(count)?, messages).await?;
-        let (after_kib, fds) = server::Instance::footprint_of(pid);
-        report.line(format!(
-            "sockets: {count} availability sockets opened in {}: server {} → {} MiB resident ({:.0} KiB a socket), {fds} open files",
-            ms(opened.elapsed()),
-            before_kib / 1024,
-            after_kib / 1024,
-            after_kib.saturating_sub(before_kib) as f64 / count as f64
-        ));
+        let grown = growth(pid, before_kib, count, "socket");
+        report.line(format!("sockets: {count} availability sockets opened in {}: {grown}", ms(opened.elapsed())));
         // And a buyer's idle keep-alive HTTP connection, after one answer.
         let (before_kib, _) = server::Instance::footprint_of(pid);
         let mut connections = Vec::new();
@@ -269,13 +275,8 @@ async fn run() -> Result<(), BoxError> {
             conn.get("/health", None).await?;
             connections.push(conn);
         }
-        let (after_kib, fds) = server::Instance::footprint_of(pid);
-        report.line(format!(
-            "connections: {count} idle HTTP connections after one answer each: server {} → {} MiB resident ({:.0} KiB a connection), {fds} open files",
-            before_kib / 1024,
-            after_kib / 1024,
-            after_kib.saturating_sub(before_kib) as f64 / count as f64
-        ));
+        let grown = growth(pid, before_kib, count, "connection");
+        report.line(format!("connections: {count} idle HTTP connections after one answer each: {grown}"));
         drop(connections);
     }
 

@@ -13,7 +13,7 @@ use crate::client::{BoxError, Conn};
 pub const ADMIN_EMAIL: &str = "organiser@bench.test";
 
 pub fn free_port() -> Result<u16, BoxError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    free_ports().map(|[port]| port)
 }
 
 /// `N` distinct free ports (each listener is held until all are picked, so none comes twice).
