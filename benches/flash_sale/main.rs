@@ -17,6 +17,7 @@
 
 mod checks;
 mod client;
+mod cpu;
 mod crowd;
 mod load;
 mod people;
@@ -157,8 +158,14 @@ async fn run() -> Result<(), BoxError> {
         let warm = organiser.event_on_sale("Warm-up", people::general("Floor", 100_000)).await?;
         let warm_request = HoldRequest { event_id: warm, ..request.clone() };
         let _ = load::closed_loop(&[first], tokens.clone(), warm_request, connections, 2_000).await;
+        let servers = deployment.pids();
+        let before = cpu::Ticks::now(&servers);
         let mut run = load::closed_loop(&[first], tokens.clone(), request, connections, holds).await;
+        let after = cpu::Ticks::now(&servers);
+        let (resident_kib, _) = server::Instance::footprint_of(servers.first().copied().unwrap_or_default());
         hold_line(&mut report, &format!("closed loop, {connections} buyers' connections, one instance"), &mut run);
+        report.line(format!("  {}", before.per_hold(after, run.tally.count("201"))));
+        report.line(format!("  server resident memory after the run: {} MiB", resident_kib / 1024));
         if let Some(pg16) = pgbench16 {
             report
                 .line(format!("  ratio: holds/s ÷ pgbench -N (16 clients) tps = {:.2}", run.holds_per_second() / pg16));
@@ -346,8 +353,12 @@ async fn run() -> Result<(), BoxError> {
         let second = deployment.start_instance().await?;
         let event_id = organiser.event_on_sale("Two instances", people::general("Floor", 100_000)).await?;
         let request = HoldRequest { event_id: event_id.clone(), section: "Floor".into(), quantity: 1, seats: None };
+        let servers = deployment.pids();
+        let before = cpu::Ticks::now(&servers);
         let mut run = load::closed_loop(&[first, second], tokens.clone(), request, connections, holds).await;
+        let after = cpu::Ticks::now(&servers);
         hold_line(&mut report, &format!("two instances, {connections} connections split across both"), &mut run);
+        report.line(format!("  {}", before.per_hold(after, run.tally.count("201"))));
         check(&mut report, &events_url, &event_id, &run).await?;
     }
 

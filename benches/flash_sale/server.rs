@@ -197,6 +197,12 @@ impl Deployment {
         self.instances.clear();
     }
 
+    /// The process ids of the running instances.
+    #[allow(dead_code, reason = "read by the flash sale's CPU accounting; the fault suite does not")]
+    pub fn pids(&self) -> Vec<u32> {
+        self.instances.iter().map(Instance::pid).collect()
+    }
+
     /// The URL of database `i` (0 events, 1 projections, 2 analytics, 3 auth).
     #[allow(dead_code, reason = "used by the fault suite (tests/faults)")]
     pub fn url(&self, i: usize) -> String {

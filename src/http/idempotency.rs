@@ -18,12 +18,13 @@ use axum::routing::Route;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::consistency::Deferred;
 use super::error::ApiError;
 use super::session::authenticate;
-use crate::auth::hashed;
+use crate::auth::{hashed, hex};
 
 /// Response headers a replay repeats.
 const KEPT_HEADERS: [axum::http::HeaderName; 2] = [axum::http::header::LOCATION, axum::http::header::RETRY_AFTER];
@@ -85,7 +86,7 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::InvalidRequest("request body too large".into()).into_response();
     };
-    let fingerprint = hashed(&format!("{} {}\n{}", parts.method, parts.uri.path(), String::from_utf8_lossy(&bytes)));
+    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
     let redis_key = format!("{}idempotency:{owner}:{}", state.auth.prefix(), hashed(&key));
     let mut redis = state.auth.redis();
 
@@ -151,6 +152,19 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
         Response::from_parts(parts, Body::from(bytes))
     });
     work.await.unwrap_or_else(|e| ApiError::Internal(format!("request task failed: {e}")).into_response())
+}
+
+/// What makes two requests the same: SHA-256 of "METHOD /path\nbody" (the body as UTF-8, an
+/// invalid byte as U+FFFD), hashed as it goes rather than copied into one string first.
+fn fingerprint(method: &axum::http::Method, path: &str, body: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(method.as_str())
+        .chain_update(" ")
+        .chain_update(path)
+        .chain_update("\n")
+        .chain_update(String::from_utf8_lossy(body).as_bytes())
+        .finalize();
+    hex(&digest)
 }
 
 async fn run(route: Route, request: Request) -> Response {
@@ -255,4 +269,24 @@ async fn settle(
         None => pipe.del(redis_key).ignore(),
     };
     pipe.query_async(redis).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_is_the_hash_of_method_path_and_body_as_one_text() {
+        // Records written before the fingerprint was hashed as it goes must still match.
+        let body = br#"{"event_id":"e","section":"Floor","quantity":2}"#;
+        let as_one_text = hashed(&format!("POST /api/reservations\n{}", String::from_utf8_lossy(body)));
+        assert_eq!(fingerprint(&axum::http::Method::POST, "/api/reservations", body), as_one_text);
+        let invalid = b"\xff\xfe{}";
+        let lossy = hashed(&format!("POST /api/orders\n{}", String::from_utf8_lossy(invalid)));
+        assert_eq!(fingerprint(&axum::http::Method::POST, "/api/orders", invalid), lossy);
+        assert_ne!(
+            fingerprint(&axum::http::Method::POST, "/api/reservations", b"{}"),
+            fingerprint(&axum::http::Method::PUT, "/api/reservations", b"{}")
+        );
+    }
 }
