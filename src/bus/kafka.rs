@@ -135,6 +135,9 @@ fn assigned_consumer(settings: &KafkaSettings, group: &str) -> Result<StreamCons
         // answered 1 MB per partition too slowly, the request timed out and was sent again, and
         // the read models never caught up.
         .set("max.partition.fetch.bytes", "262144")
+        // And small in all (12 partitions × 256 KiB was 3 MiB): after a restart, fetches that
+        // timed out at tansu every few seconds kept the read models behind for over a minute.
+        .set("fetch.max.bytes", "1048576")
         .create()?;
     let metadata = consumer.fetch_metadata(None, BROKER_TIMEOUT)?;
     let mut partitions = TopicPartitionList::new();
