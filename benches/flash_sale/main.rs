@@ -3,7 +3,9 @@
 //! latency at fixed arrival rates (open loop), 1,000 buyers on 50 numbered seats, a crowd of
 //! 10,000 people for a minute, availability reads, and two instances on the same databases; next
 //! to references measured in the same run (`pgbench -N`, a bare axum handler, the server's own
-//! `/health`). After each run it checks the promise against the event log and the gateway.
+//! `/health`). After each run it checks the promise against the event log and the gateway. Each
+//! closed loop also reports its CPU time per hold by process (server, PostgreSQL, Redis) and the
+//! server's memory after it.
 //!
 //! `scripts/bench-flash-sale.sh` runs it; settings by environment (defaults in brackets):
 //! `SCENARIOS` [refs,closed,open,seats,crowd,reads,two], `BUYERS` [10000], `HOLDS` [30000],

@@ -135,7 +135,8 @@ pub fn new_token() -> Result<String, AuthError> {
 }
 
 /// Lower-case hex. By table, not `write!` per byte: every signed-in request hashes its session
-/// token, idempotency key and body, and the formatting machinery was most of that cost.
+/// token, idempotency key and body, and formatting them byte by byte was 0.5 % of all CPU in a
+/// profile of the flash sale.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
