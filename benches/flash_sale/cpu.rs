@@ -6,6 +6,18 @@
 //! neighbour's load slows every instruction). CPU per hold drifts with it, but the split between
 //! server and PostgreSQL does not, and that is what decides where to work.
 
+use std::future::Future;
+
+use crate::load::HoldRun;
+
+/// Runs `run` and says, beside its outcome, the CPU time it took per hold (201) by process.
+pub async fn per_hold_of(servers: &[u32], run: impl Future<Output = HoldRun>) -> (HoldRun, String) {
+    let before = Ticks::now(servers);
+    let run = run.await;
+    let spent = before.per_hold(Ticks::now(servers), run.tally.count("201"));
+    (run, spent)
+}
+
 /// Linux reports process times in ticks of `USER_HZ`, which is 100 on every architecture this
 /// runs on (it is fixed by the kernel's ABI, not by `CONFIG_HZ`).
 const TICKS_PER_SECOND: u64 = 100;
@@ -24,7 +36,7 @@ impl Ticks {
     /// Now, for the server processes `servers` (their threads included) and every process named
     /// `postgres` or `redis-server`. A PostgreSQL backend that exits in between takes its ticks
     /// with it; the server's pools keep theirs open for the whole of a scenario.
-    pub fn now(servers: &[u32]) -> Self {
+    fn now(servers: &[u32]) -> Self {
         let mut ticks = Self { machine: machine_busy(), ..Self::default() };
         let Ok(processes) = std::fs::read_dir("/proc") else { return ticks };
         for entry in processes.flatten() {
@@ -42,7 +54,7 @@ impl Ticks {
     }
 
     /// CPU time per hold between `self` and `later`, for the report.
-    pub fn per_hold(self, later: Self, holds: u64) -> String {
+    fn per_hold(self, later: Self, holds: u64) -> String {
         let micros =
             |from: u64, to: u64| to.saturating_sub(from) as f64 * 1e6 / TICKS_PER_SECOND as f64 / holds.max(1) as f64;
         let server = micros(self.server, later.server);

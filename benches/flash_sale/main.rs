@@ -160,13 +160,15 @@ async fn run() -> Result<(), BoxError> {
         let warm = organiser.event_on_sale("Warm-up", people::general("Floor", 100_000)).await?;
         let warm_request = HoldRequest { event_id: warm, ..request.clone() };
         let _ = load::closed_loop(&[first], tokens.clone(), warm_request, connections, 2_000).await;
-        let servers = deployment.pids();
-        let before = cpu::Ticks::now(&servers);
-        let mut run = load::closed_loop(&[first], tokens.clone(), request, connections, holds).await;
-        let after = cpu::Ticks::now(&servers);
-        let (resident_kib, _) = server::Instance::footprint_of(servers.first().copied().unwrap_or_default());
+        let (mut run, spent) = cpu::per_hold_of(
+            &deployment.pids(),
+            load::closed_loop(&[first], tokens.clone(), request, connections, holds),
+        )
+        .await;
+        let pid = deployment.instances.first().ok_or("no instance")?.pid();
+        let (resident_kib, _) = server::Instance::footprint_of(pid);
         hold_line(&mut report, &format!("closed loop, {connections} buyers' connections, one instance"), &mut run);
-        report.line(format!("  {}", before.per_hold(after, run.tally.count("201"))));
+        report.line(format!("  {spent}"));
         report.line(format!("  server resident memory after the run: {} MiB", resident_kib / 1024));
         if let Some(pg16) = pgbench16 {
             report
@@ -355,12 +357,13 @@ async fn run() -> Result<(), BoxError> {
         let second = deployment.start_instance().await?;
         let event_id = organiser.event_on_sale("Two instances", people::general("Floor", 100_000)).await?;
         let request = HoldRequest { event_id: event_id.clone(), section: "Floor".into(), quantity: 1, seats: None };
-        let servers = deployment.pids();
-        let before = cpu::Ticks::now(&servers);
-        let mut run = load::closed_loop(&[first, second], tokens.clone(), request, connections, holds).await;
-        let after = cpu::Ticks::now(&servers);
+        let (mut run, spent) = cpu::per_hold_of(
+            &deployment.pids(),
+            load::closed_loop(&[first, second], tokens.clone(), request, connections, holds),
+        )
+        .await;
         hold_line(&mut report, &format!("two instances, {connections} connections split across both"), &mut run);
-        report.line(format!("  {}", before.per_hold(after, run.tally.count("201"))));
+        report.line(format!("  {spent}"));
         check(&mut report, &events_url, &event_id, &run).await?;
     }
 

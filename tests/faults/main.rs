@@ -216,11 +216,10 @@ async fn scenario(fault: Fault, postgres: &OwnPostgres) -> Result<(), BoxError> 
     }
     expectations(fault, &seen, &probes, fault_ended)?;
     promise(&deployment, &event_id, &seen).await?;
-    // A broker restart costs the consumers a reconnection and the read models a backlog: allow
-    // them longer to catch up (the check fails, with the tables that differ, if they never do).
-    // After a broker restart the consumers wait on tansu, the test broker, which keeps a core
-    // busy throughout (its SQLite storage): 17-56 s to catch up on this two-core machine. A
-    // production broker (Redpanda in docker-compose.yml) is not what this measures.
+    // A broker restart costs the consumers a reconnection and the read models a backlog, read
+    // from tansu, the test broker, which keeps a core busy throughout (its SQLite storage): 17-56 s
+    // to catch up on a two-core machine. Allow that (the check fails, with the tables that differ,
+    // if they never do); a production broker (Redpanda in docker-compose.yml) is not measured here.
     let catch_up = if fault == Fault::Broker { Duration::from_secs(120) } else { Duration::from_secs(30) };
     read_models_rebuild_equal(&deployment, postgres, catch_up).await?;
     drop(broker);
