@@ -50,6 +50,12 @@ pub struct RuntimeConfig {
     pub mailbox_capacity: usize,
     /// A stream's writer (and its cached state) stops after this long without work.
     pub writer_idle: std::time::Duration,
+    /// How long a writer that lost a race waits for its turn on the stream before its batch is
+    /// answered "unavailable" (see the writer's module doc).
+    pub turn_wait: std::time::Duration,
+    /// A turn whose holder stops using its connection this long is ended by the database: a
+    /// frozen or cut-off process must not hold up everyone else's turns on a hot stream.
+    pub turn_idle_limit: std::time::Duration,
     /// Save a snapshot every this many events (0: never).
     pub snapshot_every: i64,
     /// ...and no sooner than this after the stream's previous snapshot from this process: a hot
@@ -80,6 +86,8 @@ impl Default for RuntimeConfig {
             committers: 2,
             mailbox_capacity: 4096,
             writer_idle: std::time::Duration::from_secs(30),
+            turn_wait: std::time::Duration::from_secs(5),
+            turn_idle_limit: std::time::Duration::from_secs(10),
             snapshot_every: 500,
             snapshot_min_interval: std::time::Duration::from_secs(10),
             inline_lease: Duration::seconds(10),

@@ -23,6 +23,12 @@
 //! optimistic append to a stream many buyers write (an event, its inventory) takes the stream's
 //! lock shared, without waiting, in its own transaction: while another process holds the turn it
 //! fails as a lost race, and its writer then takes turns too, from the next attempt on.
+//!
+//! A turn is bounded both ways: a writer waits for it at most `turn_wait` (its batch is then
+//! answered "unavailable", and effects rows it carried stay for the worker), and a holder that
+//! stops using the turn's connection for `turn_idle_limit` (frozen, or cut off from the database
+//! while the server still sees its socket) loses the turn to the database. Turns are about
+//! fairness: correctness rests on `UNIQUE(stream_id, version)` either way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -213,22 +219,30 @@ impl<A: Stored> Writer<A> {
             Err(e) => return reply_all(jobs, &RuntimeError::from(StoreError::from(e))),
         };
         // Session-level: held while other connections load, decide and commit; released below,
-        // or by PostgreSQL if this process dies with the connection.
-        let locked = sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+        // or by PostgreSQL if this process dies with the connection, or stops using it for
+        // `turn_idle_limit`. Waited for at most `turn_wait`: behind a holder that never lets go,
+        // the buyers are told "unavailable" (their effects rows stay for the worker) instead of
+        // waiting with it (see migrations_events/20261206000001_bounded_turns.sql).
+        let config = &self.ctx.config;
+        let taken = sqlx::query("SELECT take_stream_turn($1, $2, $3)")
             .bind(&self.stream)
+            .bind(millis(config.turn_wait))
+            .bind(millis(config.turn_idle_limit))
             .execute(&mut *turn)
             .await;
-        if let Err(e) = locked {
+        if let Err(e) = taken {
+            // A session lock survives the failure of the statement that took it: never hand a
+            // connection that may hold one back to the pool.
+            drop(turn.detach());
+            metrics::counter!("stream_turns_not_taken_total", "kind" => A::KIND).increment(1);
+            tracing::warn!(stream = %self.stream, error = %e, "turn on the stream not taken");
             return reply_all(jobs, &RuntimeError::from(StoreError::from(e)));
         }
         if let Some(jobs) = self.decide_and_commit(jobs, true).await {
             reply_all(jobs, &RuntimeError::Conflict);
         }
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
-            .bind(&self.stream)
-            .execute(&mut *turn)
-            .await;
-        if unlocked.is_err() {
+        let ended = sqlx::query("SELECT end_stream_turn($1)").bind(&self.stream).execute(&mut *turn).await;
+        if ended.is_err() {
             // Never hand a connection that may still hold the lock back to the pool.
             drop(turn.detach());
         }
@@ -497,6 +511,11 @@ fn snapshot_due(version: i64, snapshot_at: i64, every: i64) -> bool {
 /// several processes may contend for them: their optimistic appends respect another's turn.
 fn is_shared<A: Stored>() -> bool {
     matches!(A::KIND, "event" | "inventory")
+}
+
+/// A duration as whole milliseconds for a PostgreSQL setting (at least 1: 0 would mean "never").
+fn millis(duration: Duration) -> i32 {
+    i32::try_from(duration.as_millis()).unwrap_or(i32::MAX).max(1)
 }
 
 fn reply_all<A: Aggregate>(jobs: Vec<Job<A>>, error: &RuntimeError) {

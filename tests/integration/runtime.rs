@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use ticketing::clock::ManualClock;
 use ticketing::domain::DomainError;
 use ticketing::domain::event::{EventCommand, NewEvent};
@@ -590,4 +590,48 @@ async fn an_append_to_a_hot_inventory_waits_while_another_process_holds_its_turn
     let held = tokio::time::timeout(Duration::from_secs(10), pending_hold).await.unwrap().unwrap().unwrap();
     assert_eq!(held.seats.len(), 2);
     assert!(stream_version(&db.pool, &inventory).await > before);
+}
+
+#[tokio::test]
+async fn a_hold_behind_a_turn_that_never_ends_is_answered_unavailable_and_finishes_once_it_does() {
+    let db = TestDb::new().await;
+    let rt = runtime_on(db.pool.clone(), RuntimeConfig { turn_wait: Duration::from_millis(500), ..fast_config() });
+    let event_id = event_on_sale(&rt, 10).await;
+    let inventory = stream_id::<Inventory>(event_id.as_uuid());
+    rt.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 1, None)).await.unwrap();
+    let before = stream_version(&db.pool, &inventory).await;
+
+    // Another process took its turn on the inventory and froze: it never gives the turn back.
+    let mut frozen = db.second_pool().acquire().await.unwrap().detach();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+        .bind(&inventory)
+        .execute(&mut frozen)
+        .await
+        .unwrap();
+    let reservation_id = ReservationId::from_uuid(Uuid::new_v4());
+    let asked = ReserveRequest { reservation_id: Some(reservation_id), ..request(event_id, "Floor", 2, None) };
+    let answer = tokio::time::timeout(Duration::from_secs(30), rt.reserve(&Cause::new(None), buyer(), asked))
+        .await
+        .expect("the buyer waited for a turn that never came");
+    assert!(matches!(answer, Err(RuntimeError::Unavailable(_))), "{answer:?}");
+    assert_eq!(stream_version(&db.pool, &inventory).await, before, "appended during another process's turn");
+
+    // The frozen process goes away. The hold's seat request stayed for the worker, which
+    // carries it out: nothing was lost, and the hold runs its course like any other.
+    frozen.close().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let held = loop {
+        rt.work_once().await.unwrap();
+        let reservation = rt.reservation(reservation_id).await.unwrap();
+        if reservation.status != ReservationStatus::Initiated {
+            break reservation;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the seat request was never carried out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(held.status, ReservationStatus::SeatsReserved);
+    assert_eq!(held.seats.len(), 2);
+    let fresh = rt.reserve(&Cause::new(None), buyer(), request(event_id, "Floor", 1, None)).await.unwrap();
+    assert_eq!(fresh.seats.len(), 1);
+    assert_eq!(rt.inventory(event_id).await.unwrap().section("Floor").unwrap().reserved(), 4);
 }

@@ -210,3 +210,38 @@ async fn a_pooled_connection_whose_server_process_ended_while_idle_is_replaced_b
     let second: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
     assert_ne!(second, first);
 }
+
+#[tokio::test]
+async fn a_turn_on_a_stream_is_waited_for_a_bounded_time_and_ends_when_its_holder_goes_quiet() {
+    let db = TestDb::new().await;
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    let take = |wait_ms: i32, idle_limit_ms: i32| {
+        sqlx::query("SELECT take_stream_turn($1, $2, $3)").bind(stream.clone()).bind(wait_ms).bind(idle_limit_ms)
+    };
+    let settings = "SELECT current_setting('lock_timeout'), current_setting('idle_session_timeout')";
+    let mut holder = db.pool.acquire().await.unwrap().detach();
+    let mut waiter = db.second_pool().acquire().await.unwrap().detach();
+    let mut impatient = db.second_pool().acquire().await.unwrap().detach();
+    take(1_000, 1_000).execute(&mut holder).await.unwrap();
+
+    // Someone who will not wait long gives up with "lock not available", and the failed call
+    // leaves the session as it was: no lock, no timeout.
+    let refused = take(100, 10_000).execute(&mut impatient).await.unwrap_err();
+    let code = refused.as_database_error().and_then(sqlx::error::DatabaseError::code).map(std::borrow::Cow::into_owned);
+    assert_eq!(code.as_deref(), Some("55P03"), "{refused}");
+    let left: (String, String) = sqlx::query_as(settings).fetch_one(&mut impatient).await.unwrap();
+    assert_eq!(left, ("0".to_owned(), "0".to_owned()));
+
+    // The holder goes quiet (frozen, or cut off while its socket looks open): the database ends
+    // its session after the idle limit, and the one waiting gets the turn well within its wait.
+    take(5_000, 10_000).execute(&mut waiter).await.unwrap();
+    assert!(sqlx::query("SELECT 1").execute(&mut holder).await.is_err(), "the quiet holder's session lives on");
+
+    // Ending a turn hands it on at once and takes its idle limit with it.
+    let ended: bool =
+        sqlx::query_scalar("SELECT end_stream_turn($1)").bind(&stream).fetch_one(&mut waiter).await.unwrap();
+    assert!(ended);
+    let left: (String, String) = sqlx::query_as(settings).fetch_one(&mut waiter).await.unwrap();
+    assert_eq!(left, ("0".to_owned(), "0".to_owned()));
+    take(100, 10_000).execute(&mut impatient).await.unwrap();
+}
