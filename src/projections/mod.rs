@@ -76,6 +76,13 @@ pub trait Projector: Send + Sync + 'static {
             Ok(())
         })
     }
+    /// Whether an event of `kind` is usually followed within milliseconds by the next event of
+    /// its stream, which [`Self::joins`] it (a hold's start, then its seats). The live reader
+    /// of the log then waits a moment for that next event instead of writing the row twice:
+    /// inserted, then updated (see [`TailReader::holding_back`]).
+    fn awaits_next(&self, _kind: &'static str) -> bool {
+        false
+    }
     /// Runs after a committed batch that changed something (e.g. refresh a materialized view).
     fn after_batch<'a>(&'a self, _pool: &'a PgPool) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async { Ok(()) })
@@ -511,18 +518,20 @@ pub async fn run_in_process(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!(projector = projector.name(), "projector started");
-    let mut reader = TailReader::default();
+    let new_reader = || TailReader::holding_back(HOLD_BACK);
+    let mut reader = new_reader();
     while !*shutdown.borrow() {
         let wait = match reader.step(&tail, &pool, projector.as_ref(), batch).await {
             // Behind: straight on.
             Ok(n) if n >= batch => continue,
-            // At the end of the log while events keep coming: let a few milliseconds of them
-            // gather, so that a sale's events are applied dozens per transaction, not a handful.
-            Ok(n) if n > 0 => LINGER,
+            // At the end of the log while events keep coming (or a hold's seats are about to):
+            // let a few milliseconds of them gather, so that a sale's events are applied dozens
+            // per transaction, not a handful.
+            Ok(n) if n > 0 || reader.holding() => LINGER,
             Ok(_) => idle_wait,
             Err(e) => {
                 tracing::warn!(projector = projector.name(), error = %e, "projector batch failed; retrying");
-                reader = TailReader::default();
+                reader = new_reader();
                 idle_wait
             }
         };
@@ -532,6 +541,42 @@ pub async fn run_in_process(
         }
     }
     tracing::info!(projector = projector.name(), "projector stopped");
+}
+
+/// How long the live reader of a read model that joins a hold's start with its seats waits for
+/// the seats, at most (see [`TailReader::holding_back`]). A hold's seats are written two group
+/// commits after its start: milliseconds when the sale is quiet, but up to about a request's
+/// latency at its peak. In the closed loop of 256 buyers they came 500 to over 1,000 events
+/// later; a 100 ms limit joined half of them, 250 ms five in six (PERFORMANCE.md). The read
+/// models lag by as much more only while seats are on their way; read-your-writes waits for it.
+pub const HOLD_BACK: Duration = Duration::from_millis(250);
+
+/// How many of `events` (in log order) may be applied now, by a reader that holds back: the
+/// longest run from the first in which every event that awaits the next event of its stream
+/// ([`Projector::awaits_next`]) has that next event too, unless the last of `events` was
+/// recorded `hold_back` or more after it. Further back in the log than that, its next event is
+/// late (a delayed allocation): it is applied alone rather than holding the read model up.
+pub fn ready_prefix<E: Borrow<BusEvent>>(events: &[E], projector: &dyn Projector, hold_back: Duration) -> usize {
+    let Some(newest) = events.last().map(|e| e.borrow().recorded_at) else { return 0 };
+    let hold_back = chrono::Duration::from_std(hold_back).unwrap_or(chrono::Duration::MAX);
+    let index: HashMap<(&str, i64), usize> =
+        events.iter().enumerate().map(|(at, e)| ((e.borrow().stream_id.as_str(), e.borrow().version), at)).collect();
+    // needs[c]: the events before `c` need the first `needs[c]` events applied with them.
+    let mut needs = Vec::with_capacity(events.len() + 1);
+    needs.push(0);
+    for event in events {
+        let event = event.borrow();
+        let awaits = projector.groups(event).is_some_and(|(kind, _)| projector.awaits_next(kind));
+        // Recorded by the same clock (the events database's); one that went back releases it.
+        let behind = newest - event.recorded_at;
+        let need = if awaits && behind >= chrono::Duration::zero() && behind < hold_back {
+            index.get(&(event.stream_id.as_str(), event.version + 1)).map_or(usize::MAX, |next| next + 1)
+        } else {
+            0
+        };
+        needs.push(need.max(needs.last().copied().unwrap_or(0)));
+    }
+    (0..=events.len()).rev().find(|&c| needs[c] <= c).unwrap_or(0)
 }
 
 /// Where one projector fed from the tail has got to, kept in memory between batches.
@@ -549,10 +594,81 @@ pub struct TailReader {
     saved: Option<LogPosition>,
     /// Read past `saved` through events the projector does not want, not yet recorded; since when.
     skipped: Option<(LogPosition, tokio::time::Instant)>,
+    /// At most how long a hold's start waits for its seats (`None`: never; see [`Self::holding_back`]).
+    hold_back: Option<Duration>,
+    /// The newest event read, and when it was first read.
+    head: Option<(LogPosition, tokio::time::Instant)>,
+    /// The last step left events for later.
+    holding: bool,
 }
 
 impl TailReader {
     const RECORD_SKIPPED_EVERY: Duration = Duration::from_secs(1);
+    /// How many batches' worth of events a reader that holds back reads at a time.
+    const LOOK_AHEAD: usize = 4;
+
+    /// A reader that, at the end of the log, applies a hold's start together with its seats.
+    ///
+    /// The reservations, sales and analytics read models write a row when a hold starts and
+    /// update it when its seats are priced, two group commits later. A reader at the end of the
+    /// log usually found the start in one batch and the seats in a later one: in a flash sale
+    /// 38 % of those updates were HOT, and each other one wrote the row again with every index
+    /// entry and a lock record (`pg_waldump`). Holding the start back until its seats are in
+    /// the log writes the row once.
+    ///
+    /// A start is held back for at most `hold_back` of the log's time behind the newest event
+    /// read, and only while the log moves (its newest event is less than `hold_back` old to this
+    /// reader): a hold whose seats are delayed is applied alone.
+    pub fn holding_back(hold_back: Duration) -> Self {
+        Self { hold_back: Some(hold_back), ..Self::default() }
+    }
+
+    /// Whether the last step left events for later (it read them but applied only those before).
+    pub fn holding(&self) -> bool {
+        self.holding
+    }
+
+    /// Up to `limit` events after `from` and how many of them to apply now (see
+    /// [`Self::holding_back`]).
+    async fn read(
+        &mut self,
+        tail: &tail::LogTail,
+        from: LogPosition,
+        limit: usize,
+        projector: &dyn Projector,
+    ) -> Result<(Vec<Arc<BusEvent>>, usize), ProjectionError> {
+        let mut events = tail.after(from, limit).await?;
+        let mut ready = self.ready(&events, projector, limit);
+        // What a held start waits for comes after the last event the tail keeps: read on, as a
+        // reader at the tail's end would (otherwise only other readers move the tail on).
+        if let (true, Some(newest)) = (self.holding && events.len() < limit, events.last().map(|e| e.position)) {
+            events.extend(tail.after(newest, limit - events.len()).await?);
+            ready = self.ready(&events, projector, limit);
+        }
+        Ok((events, ready))
+    }
+
+    /// How many of `events` to apply now (see [`Self::holding_back`]).
+    fn ready(&mut self, events: &[Arc<BusEvent>], projector: &dyn Projector, limit: usize) -> usize {
+        self.holding = false;
+        let (Some(hold_back), Some(newest)) = (self.hold_back, events.last().map(|e| e.position)) else {
+            return events.len();
+        };
+        let since = match self.head {
+            Some((head, since)) if head == newest => since,
+            _ => self.head.insert((newest, tokio::time::Instant::now())).1,
+        };
+        if since.elapsed() >= hold_back {
+            return events.len();
+        }
+        let ready = ready_prefix(events, projector, hold_back);
+        if ready == 0 && events.len() >= limit {
+            // Starts whose seats lie beyond a whole read: go on (they are late anyway).
+            return events.len();
+        }
+        self.holding = ready < events.len();
+        ready
+    }
 
     /// Reads up to `limit` events after where this reader is and applies them; how many were read
     /// (0: caught up).
@@ -571,7 +687,14 @@ impl TailReader {
             None => *self.saved.insert(checkpoint(pool, projector.name()).await?),
         };
         let from = self.skipped.map_or(saved, |(to, _)| to);
-        let events = tail.after(from, limit).await?;
+        // A hold's seats can be a thousand events after its start at a sale's peak: a reader
+        // that holds starts back for them looks further ahead than one batch.
+        let limit = if self.hold_back.is_some() { limit.saturating_mul(Self::LOOK_AHEAD) } else { limit };
+        let (mut events, ready) = self.read(tail, from, limit, projector).await?;
+        events.truncate(ready);
+        if events.is_empty() && self.holding {
+            return Ok(0);
+        }
         let Some(last) = events.last().map(|e| e.position) else {
             self.record_skipped(pool, projector.name()).await?;
             // Idle: look at the checkpoint again next time, as a rebuild may have reset it.

@@ -35,6 +35,10 @@ impl Projector for Reservations {
         holds::joins(kind, earlier)
     }
 
+    fn awaits_next(&self, kind: &'static str) -> bool {
+        holds::awaits_seats(kind)
+    }
+
     fn apply_many<'a>(
         &'a self,
         tx: &'a mut PgConnection,

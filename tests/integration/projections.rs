@@ -800,3 +800,117 @@ async fn a_read_model_planned_on_an_empty_table_still_finds_its_rows_by_key_once
         .unwrap();
     assert!(allocated >= 100, "both rushes' holds are priced: {allocated}");
 }
+
+/// Copies `rows` (recorded elsewhere) into `events_db`'s log, one transaction each, in order.
+async fn copy_into_log(events_db: &TestDb, rows: &[ticketing::store::RecordedEvent]) {
+    for row in rows {
+        sqlx::query(
+            "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.stream_id)
+        .bind(row.version)
+        .bind(&row.event_type)
+        .bind(row.event_version)
+        .bind(&row.payload)
+        .bind(&row.metadata)
+        .execute(&events_db.pool)
+        .await
+        .unwrap();
+    }
+}
+
+/// The longest run of `log[..end]` from its first event in which every hold's start has its
+/// seats too.
+fn whole_holds_prefix(log: &[BusEvent], end: usize) -> usize {
+    let is_start = |e: &BusEvent| holds::kind(e).is_some_and(|(kind, _)| kind == holds::INITIATED);
+    (0..=end)
+        .rev()
+        .find(|&c| {
+            log[..c]
+                .iter()
+                .filter(|e| is_start(e))
+                .all(|e| log[..c].iter().any(|n| n.stream_id == e.stream_id && n.version == e.version + 1))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_live_reader_holds_a_start_back_until_its_seats_are_in_the_log_and_no_longer_than_its_limit() {
+    let played = TestDb::new().await;
+    play_a_rush(&played).await;
+    let played_store = EventStore::new(played.pool.clone());
+    let log = whole_log(&played_store, &played).await;
+    let rows = played_store.read_all(LogPosition::default(), 100_000).await.unwrap();
+    let reservations = projections::reservations::Reservations;
+    let availability = projections::availability::Availability;
+
+    // The rule on the real log: the whole of it is ready. Cut just after the last start whose
+    // seats come later, the longest run in which every start has its seats is ready. A read
+    // model that does not join starts with seats, and a reader that holds back for no time,
+    // take the whole cut.
+    let hour = Duration::from_secs(3_600);
+    assert_eq!(projections::ready_prefix(&log, &reservations, hour), log.len());
+    let cut = 1 + log
+        .iter()
+        .enumerate()
+        .rposition(|(at, e)| {
+            holds::kind(e).is_some_and(|(kind, _)| kind == holds::INITIATED)
+                && log[at + 1..].iter().any(|n| n.stream_id == e.stream_id && n.version == e.version + 1)
+        })
+        .unwrap();
+    let waiting = whole_holds_prefix(&log, cut);
+    assert!(waiting < cut);
+    assert_eq!(projections::ready_prefix(&log[..cut], &reservations, hour), waiting);
+    assert_eq!(projections::ready_prefix(&log[..cut], &availability, hour), cut);
+    assert_eq!(projections::ready_prefix(&log[..cut], &reservations, Duration::ZERO), cut);
+
+    // Live: the log as it was at the cut, then the rest.
+    let (events_db, proj, reference) = (TestDb::new().await, TestDb::projections().await, TestDb::projections().await);
+    copy_into_log(&events_db, &rows[..cut]).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let tail = LogTail::new(store.clone(), 20_000, 500);
+    let mut reader = TailReader::holding_back(hour);
+    let read = reader.step(&tail, &proj.pool, &reservations, 500).await.unwrap();
+    assert!(reader.holding(), "a start without its seats is held back");
+    assert_eq!(read, waiting, "everything before it is applied");
+    let held = log[waiting].stream_id.trim_start_matches("reservation-").parse::<Uuid>().unwrap();
+    let row = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, String>("SELECT status FROM reservations WHERE reservation_id = $1")
+            .bind(held)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(row(proj.pool.clone()).await, None, "no row for the held start yet");
+    copy_into_log(&events_db, &rows[cut..]).await;
+    let last = whole_log(&store, &events_db).await.last().unwrap().position;
+    drain(&mut reader, &tail, &proj.pool, &reservations, last).await;
+    assert_eq!(row(proj.pool.clone()).await.as_deref(), Some("seats_reserved"));
+    projections::catch_up(&store, &reference.pool, &reservations, 1_000).await.unwrap();
+    let tables = reservations.tables();
+    assert_same(&dump(&proj.pool, tables).await, &dump(&reference.pool, tables).await);
+
+    // A start whose seats never come is applied alone once the log has stood still for the
+    // limit.
+    let (stalled_db, stalled) = (TestDb::new().await, TestDb::projections().await);
+    copy_into_log(&stalled_db, &rows[..cut]).await;
+    let stalled_store = EventStore::new(stalled_db.pool.clone());
+    let tail = LogTail::new(stalled_store.clone(), 20_000, 500);
+    // Long enough that the copied log itself (recorded one row at a time, on a busy machine)
+    // spans less than it, so it is the still log that releases the start.
+    let limit = Duration::from_secs(3);
+    let mut reader = TailReader::holding_back(limit);
+    let started = tokio::time::Instant::now();
+    reader.step(&tail, &stalled.pool, &reservations, 500).await.unwrap();
+    assert!(reader.holding());
+    while reader.holding() {
+        assert!(started.elapsed() < Duration::from_secs(20), "still held back after 20 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        reader.step(&tail, &stalled.pool, &reservations, 500).await.unwrap();
+    }
+    assert!(started.elapsed() >= limit, "released after {:?}", started.elapsed());
+    assert_eq!(row(stalled.pool.clone()).await.as_deref(), Some("initiated"));
+    let stalled_last = whole_log(&stalled_store, &stalled_db).await.last().unwrap().position;
+    assert_eq!(projections::checkpoint(&stalled.pool, "reservations").await.unwrap(), stalled_last);
+}
