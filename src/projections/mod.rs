@@ -559,8 +559,8 @@ pub const HOLD_BACK: Duration = Duration::from_millis(250);
 pub fn ready_prefix<E: Borrow<BusEvent>>(events: &[E], projector: &dyn Projector, hold_back: Duration) -> usize {
     let Some(newest) = events.last().map(|e| e.borrow().recorded_at) else { return 0 };
     let hold_back = chrono::Duration::from_std(hold_back).unwrap_or(chrono::Duration::MAX);
-    let index: HashMap<(&str, i64), usize> =
-        events.iter().enumerate().map(|(at, e)| ((e.borrow().stream_id.as_str(), e.borrow().version), at)).collect();
+    // Built only when some event waits: most read models, and most batches, have none.
+    let mut index: Option<HashMap<(&str, i64), usize>> = None;
     // needs[c]: the events before `c` need the first `needs[c]` events applied with them.
     let mut needs = Vec::with_capacity(events.len() + 1);
     needs.push(0);
@@ -570,6 +570,13 @@ pub fn ready_prefix<E: Borrow<BusEvent>>(events: &[E], projector: &dyn Projector
         // Recorded by the same clock (the events database's); one that went back releases it.
         let behind = newest - event.recorded_at;
         let need = if awaits && behind >= chrono::Duration::zero() && behind < hold_back {
+            let index = index.get_or_insert_with(|| {
+                events
+                    .iter()
+                    .enumerate()
+                    .map(|(at, e)| ((e.borrow().stream_id.as_str(), e.borrow().version), at))
+                    .collect()
+            });
             index.get(&(event.stream_id.as_str(), event.version + 1)).map_or(usize::MAX, |next| next + 1)
         } else {
             0
