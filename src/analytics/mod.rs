@@ -88,8 +88,8 @@ impl Projector for AnalyticsEtl {
         holds::joins(kind, earlier)
     }
 
-    fn awaits_next(&self, kind: &'static str) -> bool {
-        holds::awaits_seats(kind)
+    fn awaiting(&self) -> &'static [&'static str] {
+        holds::AWAITING_SEATS
     }
 
     fn apply_many<'a>(

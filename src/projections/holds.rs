@@ -32,11 +32,9 @@ pub fn joins(kind: &'static str, earlier: &'static str) -> bool {
     kind == SEATS_ALLOCATED && earlier == INITIATED
 }
 
-/// Whether an event of `kind` is a hold's start, which its seats usually follow within
-/// milliseconds (see [`super::Projector::awaits_next`]).
-pub fn awaits_seats(kind: &'static str) -> bool {
-    kind == INITIATED
-}
+/// The kinds of event that wait for their hold's next one: a hold's start, which its seats
+/// usually follow within milliseconds (see [`super::Projector::awaiting`]).
+pub const AWAITING_SEATS: &[&str] = &[INITIATED];
 
 /// `Initiated` events as columns, in the order given (others are left out), each with the
 /// `SeatsAllocated` that joined it, if one did (`None` in the seat columns otherwise).

@@ -35,8 +35,8 @@ impl Projector for Reservations {
         holds::joins(kind, earlier)
     }
 
-    fn awaits_next(&self, kind: &'static str) -> bool {
-        holds::awaits_seats(kind)
+    fn awaiting(&self) -> &'static [&'static str] {
+        holds::AWAITING_SEATS
     }
 
     fn apply_many<'a>(
