@@ -93,11 +93,12 @@ pub async fn publish(producer: &FutureProducer, events: &[BusEvent]) -> Result<(
         let payload = event.to_json().map_err(|_| KafkaError::MessageProduction(RDKafkaErrorCode::InvalidMessage))?;
         let position = format!("{}:{}", event.position.transaction_id, event.position.position);
         let version = event.event_version.to_string();
+        let correlation_id = event.correlation_id().map(|id| id.to_string());
         let headers = OwnedHeaders::new()
             .insert(Header { key: "event_type", value: Some(event.event_type.as_str()) })
             .insert(Header { key: "event_version", value: Some(version.as_str()) })
             .insert(Header { key: "position", value: Some(position.as_str()) })
-            .insert(Header { key: "correlation_id", value: event.correlation_id() });
+            .insert(Header { key: "correlation_id", value: correlation_id.as_deref() });
         let record = FutureRecord::to(topic).key(event.stream_id.as_str()).payload(&payload).headers(headers);
         deliveries.push(producer.send_result(record).map_err(|(e, _)| e)?);
     }

@@ -17,7 +17,7 @@ use crate::domain::inventory::{Inventory, InventoryEvent};
 use crate::domain::payment::{Payment, PaymentEvent};
 use crate::domain::reservation::{Reservation, ReservationEvent};
 use crate::domain::values::Timestamp;
-use crate::store::{CodecError, LogPosition, RecordedEvent, Stored};
+use crate::store::{CodecError, LogPosition, Metadata, RecordedEvent, Stored};
 
 /// A domain event of any aggregate, with its aggregate's id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,10 @@ pub struct BusEvent {
     pub event_type: String,
     pub event_version: i16,
     pub recorded_at: Timestamp,
-    pub metadata: serde_json::Value,
+    /// Who and what caused it (`None`: not recorded, or not readable in a message from another
+    /// release: it is never needed to apply the event).
+    #[serde(default, deserialize_with = "metadata_if_readable")]
+    pub metadata: Option<Metadata>,
     pub event: DomainEvent,
 }
 
@@ -69,11 +72,12 @@ pub fn topic_for(stream_id: &str) -> Option<&'static str> {
 }
 
 impl BusEvent {
-    /// Decodes a stored event.
+    /// Decodes a stored event, taking the row's strings rather than copying them: the log is
+    /// decoded as fast as it grows.
     ///
     /// # Errors
     /// An undecodable payload or a stream of unknown kind.
-    pub fn from_recorded(recorded: &RecordedEvent) -> Result<Self, BusError> {
+    pub fn from_recorded(recorded: RecordedEvent) -> Result<Self, BusError> {
         let unknown = || BusError::UnknownStream(recorded.stream_id.clone());
         let (kind, id) = recorded.stream_id.split_once('-').ok_or_else(unknown)?;
         let id: uuid::Uuid = id.parse().map_err(|_| unknown())?;
@@ -85,13 +89,13 @@ impl BusEvent {
             _ => return Err(unknown()),
         };
         Ok(Self {
-            stream_id: recorded.stream_id.clone(),
-            version: recorded.version,
             position: recorded.log_position(),
-            event_type: recorded.event_type.clone(),
+            stream_id: recorded.stream_id,
+            version: recorded.version,
+            event_type: recorded.event_type,
             event_version: recorded.event_version,
             recorded_at: recorded.recorded_at,
-            metadata: recorded.metadata.clone(),
+            metadata: recorded.metadata,
             event,
         })
     }
@@ -110,8 +114,8 @@ impl BusEvent {
         serde_json::from_slice(bytes).map_err(|e| BusError::Malformed(e.to_string()))
     }
 
-    pub fn correlation_id(&self) -> Option<&str> {
-        self.metadata.get("correlation_id").and_then(serde_json::Value::as_str)
+    pub fn correlation_id(&self) -> Option<uuid::Uuid> {
+        self.metadata.map(|m| m.correlation_id)
     }
 }
 
@@ -215,5 +219,57 @@ impl EventBus {
             Self::InProcess(_) => "in-process",
             Self::Kafka { .. } => "kafka",
         }
+    }
+}
+
+/// A message's metadata as [`Metadata`], or `None` when it is absent or of another shape: a
+/// consumer must not stop on a field it does not need.
+fn metadata_if_readable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Metadata>, D::Error> {
+    let json = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(json).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn published() -> BusEvent {
+        let id = uuid::Uuid::new_v4();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        BusEvent {
+            stream_id: format!("{}-{id}", Event::KIND),
+            version: 1,
+            position: LogPosition { transaction_id: 7, position: 9 },
+            event_type: "EventPublished".into(),
+            event_version: 1,
+            recorded_at: at,
+            metadata: Some(Metadata {
+                correlation_id: uuid::Uuid::new_v4(),
+                causation_id: uuid::Uuid::new_v4(),
+                command_id: uuid::Uuid::new_v4(),
+                user_id: None,
+            }),
+            event: DomainEvent::Event(id.into(), EventChanged::Published { at }),
+        }
+    }
+
+    #[test]
+    fn a_message_keeps_its_metadata_and_one_without_readable_metadata_is_still_read() {
+        let event = published();
+        let message = event.to_json().unwrap();
+        assert_eq!(BusEvent::from_json(&message).unwrap(), event);
+        let mut value: serde_json::Value = serde_json::from_slice(&message).unwrap();
+        // The shape consumers of the previous release read: an object of the four ids.
+        let correlation_id = event.correlation_id().unwrap().to_string();
+        assert_eq!(value["metadata"]["correlation_id"], json!(correlation_id));
+
+        // From a release that read '{}' from a row with the typed columns, or without the field.
+        let without = BusEvent { metadata: None, ..event };
+        value["metadata"] = json!({});
+        assert_eq!(BusEvent::from_json(&serde_json::to_vec(&value).unwrap()).unwrap(), without);
+        value.as_object_mut().unwrap().remove("metadata");
+        assert_eq!(BusEvent::from_json(&serde_json::to_vec(&value).unwrap()).unwrap(), without);
     }
 }

@@ -106,7 +106,7 @@ pub async fn relay_once(
     let from = checkpoint(store, relay).await?;
     let recorded = store.read_all(from, batch).await?;
     let Some(last) = recorded.last().map(crate::store::RecordedEvent::log_position) else { return Ok(0) };
-    let events: Vec<BusEvent> = recorded.iter().map(BusEvent::from_recorded).collect::<Result<_, _>>()?;
+    let events: Vec<BusEvent> = recorded.into_iter().map(BusEvent::from_recorded).collect::<Result<_, _>>()?;
     publish(producer, &events).await?;
     save_checkpoint(store, relay, last).await?;
     Ok(events.len())

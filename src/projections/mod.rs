@@ -466,9 +466,9 @@ pub async fn catch_up_once(
     let from = checkpoint(pool, projector.name()).await?;
     let recorded = store.read_all(from, limit).await?;
     let Some(last) = recorded.last().map(crate::store::RecordedEvent::log_position) else { return Ok(0) };
-    let events: Vec<BusEvent> = recorded.iter().map(BusEvent::from_recorded).collect::<Result<_, _>>()?;
+    let events: Vec<BusEvent> = recorded.into_iter().map(BusEvent::from_recorded).collect::<Result<_, _>>()?;
     apply_batch(pool, projector, &events, Some(last)).await?;
-    Ok(recorded.len())
+    Ok(events.len())
 }
 
 /// Applies everything in the log to `projector` until nothing is left after its checkpoint.
@@ -818,7 +818,7 @@ mod tests {
             event_type: "T".into(),
             event_version: 1,
             recorded_at: chrono::DateTime::UNIX_EPOCH,
-            metadata: serde_json::Value::Null,
+            metadata: None,
             event: DomainEvent::Inventory(EventId::from_uuid(Uuid::nil()), InventoryEvent::EventCancelled),
         }
     }

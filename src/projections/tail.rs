@@ -104,6 +104,6 @@ impl LogTail {
 
     async fn read(&self, from: LogPosition, limit: usize) -> Result<Vec<Arc<BusEvent>>, ProjectionError> {
         let recorded = self.store.read_all(from, i64::try_from(limit).unwrap_or(i64::MAX)).await?;
-        Ok(recorded.iter().map(|r| BusEvent::from_recorded(r).map(Arc::new)).collect::<Result<_, _>>()?)
+        Ok(recorded.into_iter().map(|r| BusEvent::from_recorded(r).map(Arc::new)).collect::<Result<_, _>>()?)
     }
 }

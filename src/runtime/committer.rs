@@ -172,19 +172,21 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
     let gated: Vec<&str> = sets.iter().filter(|s| s.gated).map(|s| s.events.stream.as_str()).collect();
     sqlx::query_as(
         "WITH new_events AS (
-             INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])
+             INSERT INTO events (stream_id, version, event_type, event_version, payload,
+                                 correlation_id, causation_id, command_id, user_id)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
+                                  $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])
              RETURNING 1
          ), new_lookups AS (
              INSERT INTO stream_lookups (kind, key, stream_id)
-             SELECT * FROM UNNEST($7::text[], $8::uuid[], $9::text[])
+             SELECT * FROM UNNEST($10::text[], $11::uuid[], $12::text[])
              ON CONFLICT (kind, key) DO NOTHING
              RETURNING 1
          ), consumed AS (
-             DELETE FROM effects WHERE id = ANY($10) RETURNING id
+             DELETE FROM effects WHERE id = ANY($13) RETURNING id
          ), input AS (
-             SELECT * FROM UNNEST($11::text[], $12::text[], $13::bytea[], $14::timestamptz[], $15::timestamptz[],
-                                  $16::uuid[], $17::uuid[])
+             SELECT * FROM UNNEST($14::text[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[],
+                                  $19::uuid[], $20::uuid[])
                  WITH ORDINALITY AS t(kind, target_stream, payload, due_at, leased_until, correlation_id, causation_id, n)
          ), inserted AS (
              INSERT INTO effects (kind, target_stream, payload, due_at, leased_until, correlation_id, causation_id)
@@ -192,8 +194,8 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
              FROM input ORDER BY n
              RETURNING id
          )
-         SELECT effects_all_consumed((SELECT count(*) FROM consumed), cardinality($10::bigint[])),
-                streams_not_in_turn($18::text[]),
+         SELECT effects_all_consumed((SELECT count(*) FROM consumed), cardinality($13::bigint[])),
+                streams_not_in_turn($21::text[]),
                 COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])",
     )
     .bind(events().map(|(stream, _)| stream).collect::<Vec<_>>())
@@ -201,7 +203,10 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
     .bind(events().map(|(_, e)| e.event_type).collect::<Vec<_>>())
     .bind(events().map(|(_, e)| e.event_version).collect::<Vec<_>>())
     .bind(events().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| &e.metadata).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.metadata.correlation_id).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.metadata.causation_id).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.metadata.command_id).collect::<Vec<_>>())
+    .bind(events().map(|(_, e)| e.metadata.user_id).collect::<Vec<_>>())
     .bind(lookups().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
     .bind(lookups().map(|(_, (_, key))| *key).collect::<Vec<_>>())
     .bind(lookups().map(|(stream, _)| stream).collect::<Vec<_>>())

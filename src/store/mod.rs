@@ -70,7 +70,9 @@ pub struct RecordedEvent {
     pub event_type: String,
     pub event_version: i16,
     pub payload: Vec<u8>,
-    pub metadata: serde_json::Value,
+    /// Who and what caused it; `None` only for a row written without (by hand, or by a release
+    /// that kept this as JSON and left it out).
+    pub metadata: Option<Metadata>,
     pub recorded_at: Timestamp,
 }
 
@@ -84,8 +86,24 @@ impl RecordedEvent {
             event_type: row.try_get("event_type")?,
             event_version: row.try_get("event_version")?,
             payload: row.try_get("payload")?,
-            metadata: row.try_get("metadata")?,
+            metadata: Self::metadata_from_row(row)?,
             recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+
+    /// The typed columns when set; otherwise the JSONB of a row written before they existed
+    /// (`EVENT_COLUMNS` selects it only then).
+    fn metadata_from_row(row: &PgRow) -> Result<Option<Metadata>, sqlx::Error> {
+        let correlation_id: Option<Uuid> = row.try_get("correlation_id")?;
+        let causation_id: Option<Uuid> = row.try_get("causation_id")?;
+        let command_id: Option<Uuid> = row.try_get("command_id")?;
+        Ok(match (correlation_id, causation_id, command_id) {
+            (Some(correlation_id), Some(causation_id), Some(command_id)) => {
+                Some(Metadata { correlation_id, causation_id, command_id, user_id: row.try_get("user_id")? })
+            }
+            _ => row
+                .try_get::<Option<serde_json::Value>, _>("metadata")?
+                .and_then(|json| serde_json::from_value(json).ok()),
         })
     }
 
@@ -118,7 +136,7 @@ pub struct EncodedEvent {
     pub event_type: &'static str,
     pub event_version: i16,
     pub payload: Vec<u8>,
-    pub metadata: serde_json::Value,
+    pub metadata: Metadata,
 }
 
 /// A stream's new events, encoded (so writers of any aggregate can hand them to one committer),
@@ -147,7 +165,7 @@ impl EncodedBatch {
                 event_type,
                 event_version: A::event_version(event_type),
                 payload: A::encode_event(event)?,
-                metadata: serde_json::to_value(meta).map_err(|e| CodecError::Encode(e.to_string()))?,
+                metadata: *meta,
             });
         }
         let lookups = events.iter().flat_map(|(event, _)| A::lookups(event)).collect();
@@ -170,8 +188,10 @@ pub struct Loaded<A> {
     pub snapshot_version: i64,
 }
 
+/// The JSONB metadata is read only for a row without the typed columns (written before them).
 const EVENT_COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, stream_id, version, \
-     event_type, event_version, payload, metadata, recorded_at";
+     event_type, event_version, payload, correlation_id, causation_id, command_id, user_id, \
+     CASE WHEN correlation_id IS NULL THEN metadata END AS metadata, recorded_at";
 
 #[derive(Debug, Clone)]
 pub struct EventStore {
@@ -206,15 +226,20 @@ impl EventStore {
         let batch = EncodedBatch::encode::<A>(stream, expected_version, events)?;
         let (streams, rows) = (vec![stream; batch.events.len()], batch.events.iter().collect::<Vec<_>>());
         sqlx::query(
-            "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[], $6::jsonb[])",
+            "INSERT INTO events (stream_id, version, event_type, event_version, payload,
+                                 correlation_id, causation_id, command_id, user_id)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
+                                  $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])",
         )
         .bind(&streams)
         .bind(rows.iter().map(|e| e.version).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.event_type).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.event_version).collect::<Vec<_>>())
         .bind(rows.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| &e.metadata).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.metadata.correlation_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.metadata.causation_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.metadata.command_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.metadata.user_id).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         if !batch.lookups.is_empty() {

@@ -152,7 +152,7 @@ async fn all_events(store: &EventStore) -> Vec<BusEvent> {
         .read_all(LogPosition::default(), 100_000)
         .await
         .unwrap()
-        .iter()
+        .into_iter()
         .map(|r| BusEvent::from_recorded(r).unwrap())
         .collect()
 }
@@ -808,15 +808,19 @@ async fn copy_into_log(events_db: &TestDb, rows: &[ticketing::store::RecordedEve
     let mut tx = events_db.pool.begin().await.unwrap();
     for row in rows {
         sqlx::query(
-            "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata, recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, now())",
+            "INSERT INTO events (stream_id, version, event_type, event_version, payload,
+                                 correlation_id, causation_id, command_id, user_id, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())",
         )
         .bind(&row.stream_id)
         .bind(row.version)
         .bind(&row.event_type)
         .bind(row.event_version)
         .bind(&row.payload)
-        .bind(&row.metadata)
+        .bind(row.metadata.map(|m| m.correlation_id))
+        .bind(row.metadata.map(|m| m.causation_id))
+        .bind(row.metadata.map(|m| m.command_id))
+        .bind(row.metadata.and_then(|m| m.user_id))
         .execute(&mut *tx)
         .await
         .unwrap();

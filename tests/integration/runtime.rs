@@ -141,9 +141,9 @@ async fn a_purchase_holds_pays_and_issues_tickets() {
 
     // One correlation id runs through the reservation, the inventory and the payment.
     let correlated: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT split_part(stream_id, '-', 1)) FROM events WHERE metadata->>'correlation_id' = $1",
+        "SELECT count(DISTINCT split_part(stream_id, '-', 1)) FROM events WHERE correlation_id = $1",
     )
-    .bind(cause.correlation_id.to_string())
+    .bind(cause.correlation_id)
     .fetch_one(&db.pool)
     .await
     .unwrap();

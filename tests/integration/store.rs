@@ -26,13 +26,14 @@ async fn append_then_load_returns_the_events_in_order_with_versions() {
     let stream = stream_id::<Event>(Uuid::new_v4());
     let v = store.append::<Event>(&stream, 0, &[(published(1), meta()), (published(2), meta())]).await.unwrap();
     assert_eq!(v, 2);
-    let v = store.append::<Event>(&stream, 2, &[(published(3), meta())]).await.unwrap();
+    let third = Metadata { user_id: Some(Uuid::new_v4()), causation_id: Uuid::new_v4(), ..meta() };
+    let v = store.append::<Event>(&stream, 2, &[(published(3), third)]).await.unwrap();
     assert_eq!(v, 3);
     let recorded = store.read_stream(&stream, 0).await.unwrap();
     assert_eq!(recorded.iter().map(|r| r.version).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(recorded[0].event_type, "EventPublished");
     assert_eq!(recorded[0].decode::<Event>().unwrap(), published(1));
-    assert_eq!(recorded[2].metadata["correlation_id"].as_str().map(str::len), Some(36));
+    assert_eq!(recorded[2].metadata, Some(third), "who and what caused it, every field kept");
     assert_eq!(store.read_stream(&stream, 2).await.unwrap().len(), 1);
     let loaded = store.load::<Event>(&stream).await.unwrap();
     assert_eq!(loaded.version, 3);
@@ -85,6 +86,45 @@ async fn load_is_snapshot_plus_tail_and_ignores_other_snapshot_shapes() {
     sqlx::query("UPDATE snapshots SET snapshot_version = 99").execute(&db.pool).await.unwrap();
     let replayed = store.load::<Event>(&stream).await.unwrap();
     assert_eq!(replayed.state, Event::replay(&[published(1), published(2), published(3)]));
+}
+
+#[tokio::test]
+async fn metadata_is_read_from_its_columns_or_from_the_json_of_a_row_written_before_them() {
+    let db = TestDb::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let stream = stream_id::<Event>(Uuid::new_v4());
+    let new = meta();
+    store.append::<Event>(&stream, 0, &[(published(1), new)]).await.unwrap();
+    // As the release before the typed columns wrote it, and as a hand-written row without any.
+    let old = Metadata { user_id: Some(Uuid::new_v4()), ..meta() };
+    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1")
+        .bind(&stream)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for (version, json) in [(2, serde_json::to_value(old).unwrap()), (3, serde_json::json!({}))] {
+        sqlx::query(
+            "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
+             VALUES ($1, $2, 'EventPublished', 1, $3, $4)",
+        )
+        .bind(&stream)
+        .bind(version)
+        .bind(&payload)
+        .bind(json)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let recorded = store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(recorded.iter().map(|r| r.metadata).collect::<Vec<_>>(), [Some(new), Some(old), None]);
+    // A release still on the JSON reads the new row too: '{}', not NULL.
+    let json: serde_json::Value =
+        sqlx::query_scalar("SELECT metadata FROM events WHERE stream_id = $1 AND version = 1")
+            .bind(&stream)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(json, serde_json::json!({}));
 }
 
 #[tokio::test]
