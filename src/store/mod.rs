@@ -70,8 +70,8 @@ pub struct RecordedEvent {
     pub event_type: String,
     pub event_version: i16,
     pub payload: Vec<u8>,
-    /// Who and what caused it; `None` only for a row written without (by hand, or by a release
-    /// that kept this as JSON and left it out).
+    /// Who and what caused it; `None` only for a row with neither the typed columns nor
+    /// readable JSON (one written by hand).
     pub metadata: Option<Metadata>,
     pub recorded_at: Timestamp,
 }
