@@ -37,8 +37,13 @@ impl Verdict {
     }
 }
 
-fn runtime(events_url: &str) -> Result<Runtime, BoxError> {
+/// A runtime over the run's event log, read with this build's code. The log of a server built
+/// from an older commit (`BENCH_TICKETING_BIN`, for before/after runs) is first brought to this
+/// build's schema: the event log's migrations are expand steps that the older server, still
+/// running, keeps working with.
+async fn runtime(events_url: &str) -> Result<Runtime, BoxError> {
     let pool = ticketing::store::database::pool(events_url, 8)?;
+    ticketing::store::database::EVENTS_MIGRATOR.run(&pool).await?;
     Ok(Runtime::new(
         EventStore::new(pool.clone()),
         Arc::new(SystemClock),
@@ -49,7 +54,7 @@ fn runtime(events_url: &str) -> Result<Runtime, BoxError> {
 
 /// Seats: the inventory replayed from the log, against every hold the clients were granted.
 pub async fn seats(events_url: &str, event_id: &str, wins: &[Win]) -> Result<Verdict, BoxError> {
-    let rt = runtime(events_url)?;
+    let rt = runtime(events_url).await?;
     let inventory = rt.inventory(EventId::from_uuid(event_id.parse()?)).await?;
     let mut verdict = Verdict::default();
     if let Err(broken) = inventory.check_invariants() {
@@ -117,7 +122,7 @@ fn section_seat(
 /// Money: what the gateway captured (less refunds) for these reservations equals the totals of
 /// the completed ones; every payment answered 200 is a completed order.
 pub async fn money(events_url: &str, wins: &[Win], paid: &[Uuid]) -> Result<Verdict, BoxError> {
-    let rt = runtime(events_url)?;
+    let rt = runtime(events_url).await?;
     let ids: Vec<ReservationId> = wins.iter().map(|w| ReservationId::from_uuid(w.reservation_id)).collect();
     let loaded: Vec<_> = futures::stream::iter(ids.iter().map(|&id| {
         let rt = rt.clone();
