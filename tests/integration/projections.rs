@@ -415,6 +415,16 @@ async fn a_rebuilt_read_model_equals_the_live_one_and_double_delivery_changes_no
     assert_same(&dump(&anal.pool, &analytics_tables).await, &live_analytics);
 }
 
+/// A fresh events database with a rush played into it (keep it bound while its store is used),
+/// its store, and its whole log.
+async fn a_played_rush() -> (TestDb, EventStore, Vec<BusEvent>) {
+    let events_db = TestDb::new().await;
+    play_a_rush(&events_db).await;
+    let store = EventStore::new(events_db.pool.clone());
+    let log = whole_log(&store, &events_db).await;
+    (events_db, store, log)
+}
+
 /// A flash sale's log: many buyers' holds at once (the runtime commits them in groups, so their
 /// events interleave), numbered and general, a few paid and one cancelled.
 async fn play_a_rush(events_db: &TestDb) {
@@ -507,10 +517,7 @@ async fn holds_applied_many_at_once_give_the_same_read_models_as_one_at_a_time()
 
 #[tokio::test]
 async fn the_shared_tail_gives_every_reader_what_the_log_has_after_its_checkpoint() {
-    let events_db = TestDb::new().await;
-    play_a_rush(&events_db).await;
-    let store = EventStore::new(events_db.pool.clone());
-    let log = whole_log(&store, &events_db).await;
+    let (_events_db, store, log) = a_played_rush().await;
     assert!(log.len() > 100);
     // A tail smaller than the log, filled ten events at a time, and readers of different speeds
     // (one starting halfway): they are inside it, behind it, ahead of it and at its end in turn.
@@ -544,10 +551,7 @@ async fn the_shared_tail_gives_every_reader_what_the_log_has_after_its_checkpoin
 
 #[tokio::test]
 async fn readers_at_the_end_of_the_tail_share_one_read_of_the_log() {
-    let events_db = TestDb::new().await;
-    play_a_rush(&events_db).await;
-    let store = EventStore::new(events_db.pool.clone());
-    let log = whole_log(&store, &events_db).await;
+    let (_events_db, store, log) = a_played_rush().await;
     let tail = LogTail::new(store.clone(), 20_000, 500);
     for _ in 0..7 {
         let events = tail.after(LogPosition::default(), 500).await.unwrap();
@@ -568,10 +572,7 @@ async fn checkpoint_writer(pool: &PgPool, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_read_model_fed_a_run_of_events_it_does_not_want_writes_nothing_for_them_until_the_log_runs_dry() {
-    let (events_db, proj) = (TestDb::new().await, TestDb::projections().await);
-    play_a_rush(&events_db).await;
-    let store = EventStore::new(events_db.pool.clone());
-    let log = whole_log(&store, &events_db).await;
+    let ((_events_db, store, log), proj) = (a_played_rush().await, TestDb::projections().await);
     // The catalogue wants the event's own changes (the first few events) and none of the holds
     // and payments after them; read ten at a time.
     let tail = LogTail::new(store.clone(), 20_000, 10);
@@ -845,10 +846,7 @@ fn whole_holds_prefix(log: &[BusEvent], end: usize) -> usize {
 
 #[tokio::test]
 async fn a_live_reader_holds_a_start_back_until_its_seats_are_in_the_log_and_no_longer_than_its_limit() {
-    let played = TestDb::new().await;
-    play_a_rush(&played).await;
-    let played_store = EventStore::new(played.pool.clone());
-    let log = whole_log(&played_store, &played).await;
+    let (_played, played_store, log) = a_played_rush().await;
     let rows = played_store.read_all(LogPosition::default(), 100_000).await.unwrap();
     let reservations = projections::reservations::Reservations;
     let availability = projections::availability::Availability;
