@@ -2,7 +2,7 @@
 // client would use; the browser's own session is its cookie).
 import { randomUUID } from 'node:crypto';
 import { expect, type APIRequestContext, type BrowserContext } from '@playwright/test';
-import { newestMail, signInToken } from './mailbox';
+import { newestSignInMail, signInToken } from './mailbox';
 
 export const ADMIN_EMAIL = 'admin@e2e.test';
 export const STAFF_EMAIL = 'door@e2e.test';
@@ -98,7 +98,7 @@ export async function apiSignIn(request: APIRequestContext, email: string): Prom
   const since = Date.now();
   const sent = await request.post('/api/auth/magic-link/send', { data: { email } });
   expect(sent.status(), await sent.text()).toBe(202);
-  const token = signInToken(await newestMail(email, since));
+  const token = signInToken(await newestSignInMail(email, since));
   const verified = await request.post('/api/auth/magic-link/verify', { data: { token } });
   expect(verified.status(), await verified.text()).toBe(200);
   const body = (await verified.json()) as { session_token?: string };
@@ -114,7 +114,7 @@ export async function signInContext(context: BrowserContext, baseURL: string, em
   const since = Date.now();
   const sent = await context.request.post(`${baseURL}/api/auth/magic-link/send`, { data: { email }, headers: { origin: baseURL } });
   expect(sent.status(), await sent.text()).toBe(202);
-  const token = signInToken(await newestMail(email, since));
+  const token = signInToken(await newestSignInMail(email, since));
   const verified = await context.request.post(`${baseURL}/api/auth/magic-link/verify`, { data: { token }, headers: { origin: baseURL } });
   expect(verified.status(), await verified.text()).toBe(200);
 }

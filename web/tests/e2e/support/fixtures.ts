@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type Page } from '@playwright/test';
 import { ADMIN_EMAIL, ApiSession, apiSignIn } from './backend';
-import { newestMail, signInLink } from './mailbox';
+import { newestSignInMail, signInLink } from './mailbox';
 
 export { expect };
 
@@ -63,7 +63,7 @@ export async function signInByMail(page: Page, email: string): Promise<void> {
   const since = Date.now();
   await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
   await expect(page.getByRole('heading', { name: 'Check your mail' })).toBeVisible();
-  const link = signInLink(await newestMail(email, since));
+  const link = signInLink(await newestSignInMail(email, since));
   await page.goto(link);
   await expect(page.getByRole('link', { name: 'Account' })).toBeVisible();
 }

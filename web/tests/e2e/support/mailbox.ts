@@ -19,21 +19,33 @@ function mailsTo(address: string): StoredMail[] {
     .filter((m) => m.to.includes(address.toLowerCase()));
 }
 
-/** The newest mail to `address` that arrived after `since` (waits for it). */
-export async function newestMail(address: string, since: number): Promise<StoredMail> {
+/**
+ * The newest mail to `address` that arrived after `since` and, if given, has `subject` (waits
+ * for it). The subject matters: a purchase's confirmation is mailed from the event log, some
+ * time after the payment's answer, so it can land after a sign-in link asked for later.
+ */
+export async function newestMail(address: string, since: number, subject?: string): Promise<StoredMail> {
   let found: StoredMail | undefined;
   await expect
     .poll(
       () => {
         found = mailsTo(address)
-          .filter((m) => m.receivedAt >= since)
+          .filter((m) => m.receivedAt >= since && (subject === undefined || m.subject === subject))
           .at(-1);
         return found !== undefined;
       },
-      { message: `a mail to ${address}`, timeout: 15_000, intervals: [100, 200, 500] },
+      { message: `a mail to ${address}${subject === undefined ? '' : ` titled "${subject}"`}`, timeout: 15_000, intervals: [100, 200, 500] },
     )
     .toBe(true);
   return found as StoredMail;
+}
+
+/** The subject of the server's magic-link mail. */
+const SIGN_IN_SUBJECT = 'Your sign-in link';
+
+/** The newest sign-in mail to `address` sent after `since` (waits for it). */
+export async function newestSignInMail(address: string, since: number): Promise<StoredMail> {
+  return newestMail(address, since, SIGN_IN_SUBJECT);
 }
 
 /** The sign-in link of a magic-link mail. */
