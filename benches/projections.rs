@@ -129,7 +129,7 @@ async fn main() {
     let total = store.count_after(LogPosition::default()).await.unwrap();
     println!("log: {total} events ({holds} holds)");
     let read = dbs.make(&database::PROJECTIONS_MIGRATOR).await;
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         let started = Instant::now();
         projections::catch_up(&store, &read, projector.as_ref(), 1_000).await.unwrap();
         let took = started.elapsed().as_secs_f64();
@@ -173,7 +173,7 @@ async fn main() {
             Duration::from_millis(20),
             stopped.clone(),
         ));
-        for projector in projections::all() {
+        for projector in projections::all(&store) {
             tokio::spawn(kafka::run_projector(settings.clone(), fed.clone(), projector, stopped.clone()));
         }
         let mut relayed_at = None;
@@ -204,12 +204,12 @@ async fn main() {
 
     // 3. lag under sustained writes, in-process projectors running
     let live = dbs.make(&database::PROJECTIONS_MIGRATOR).await;
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         projections::catch_up(&store, &live, projector.as_ref(), 1_000).await.unwrap();
     }
     let (stop, stopped) = watch::channel(false);
     let tail = Arc::new(projections::tail::LogTail::new(store.clone(), 20_000, 1_000));
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         tokio::spawn(projections::run_in_process(
             tail.clone(),
             live.clone(),
@@ -229,7 +229,7 @@ async fn main() {
     while started.elapsed() < Duration::from_secs(u64::try_from(seconds).unwrap()) {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let mut worst = 0;
-        for projector in projections::all() {
+        for projector in projections::all(&store) {
             worst = worst.max(projections::lag(&store, &live, projector.name()).await.unwrap());
         }
         samples.push(worst);
@@ -237,7 +237,7 @@ async fn main() {
     writing.store(true, Ordering::Relaxed);
     let written = writer.await.unwrap();
     let drained_from = Instant::now();
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         projections::catch_up(&store, &live, projector.as_ref(), 1_000).await.unwrap();
     }
     samples.sort_unstable();

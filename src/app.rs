@@ -212,12 +212,16 @@ fn spawn_background(
         background.push(tokio::spawn(async move { runtime.run_worker(stopped).await }));
     }
     background.extend(bus.spawn_publisher(stopped));
-    for projector in projections::all() {
+    for projector in projections::all(runtime.store()) {
         background.push(bus.spawn_consumer(projections_db.clone(), projector, stopped));
     }
     background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), stopped));
     // Mail buyers expect: written to an outbox by a projector, sent by one sender.
-    background.push(bus.spawn_consumer(projections_db.clone(), Arc::new(Notifications), stopped));
+    background.push(bus.spawn_consumer(
+        projections_db.clone(),
+        Arc::new(Notifications::new(runtime.store().clone())),
+        stopped,
+    ));
     background.push(tokio::spawn(crate::leadership::run_exclusively(
         projections_db.clone(),
         "mail-sender",

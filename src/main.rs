@@ -161,7 +161,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let (events, projections, analytics) = migrate_all(&config).await?;
             let store = EventStore::new(events);
             let mut targets: Vec<(std::sync::Arc<dyn ticketing::projections::Projector>, sqlx::PgPool)> =
-                ticketing::projections::all().into_iter().map(|p| (p, projections.clone())).collect();
+                ticketing::projections::all(&store).into_iter().map(|p| (p, projections.clone())).collect();
             targets.push((std::sync::Arc::new(ticketing::analytics::AnalyticsEtl::default()), analytics.clone()));
             if let Some(name) = &only {
                 targets.retain(|(p, _)| p.name() == name);

@@ -23,12 +23,27 @@ use crate::auth::mail::Mailer;
 use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::reservation::{CancelledBy, ReservationEvent};
 use crate::projections::{Projector, holds};
+use crate::store::EventStore;
 use crate::ticket_codes::TicketSigner;
 pub use mails::Kind;
 
 /// The projector that turns events into mail to send.
-#[derive(Debug, Default)]
-pub struct Notifications;
+///
+/// It keeps no row per hold: whose reservation it is (the buyer, the event) is read from the
+/// stream's first event when a mail is due (see [`holds::Hold`]). `mail_reservations`, where
+/// earlier releases kept it, is no longer written; it goes once no instance of those releases
+/// is left (an earlier release that takes over the notifications sends no mail for a hold begun
+/// after this one: see RUNBOOK, "Mail to buyers").
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    store: EventStore,
+}
+
+impl Notifications {
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+}
 
 impl Projector for Notifications {
     fn name(&self) -> &'static str {
@@ -46,8 +61,7 @@ impl Projector for Notifications {
             event,
             DomainEvent::Reservation(
                 _,
-                ReservationEvent::Initiated { .. }
-                    | ReservationEvent::Completed { .. }
+                ReservationEvent::Completed { .. }
                     | ReservationEvent::PaymentFailed { .. }
                     | ReservationEvent::Expired { .. }
                     | ReservationEvent::RefundRecorded { .. }
@@ -58,56 +72,17 @@ impl Projector for Notifications {
         )
     }
 
-    fn groups(&self, event: &BusEvent) -> Option<(&'static str, Uuid)> {
-        holds::kind(event).filter(|(kind, _)| *kind == holds::INITIATED)
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        _kind: &'static str,
-        events: &'a [&'a BusEvent],
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            let c = holds::Initiated::of(events);
-            sqlx::query(
-                "INSERT INTO mail_reservations (reservation_id, customer_id, event_id, section)
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) ON CONFLICT DO NOTHING",
-            )
-            .bind(&c.reservation_ids)
-            .bind(&c.customer_ids)
-            .bind(&c.event_ids)
-            .bind(&c.sections)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
-        })
-    }
-
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let DomainEvent::Reservation(rid, change) = &event.event else { return Ok(()) };
-            let id = rid.as_uuid();
-            if let ReservationEvent::Initiated { customer_id, event_id, section, .. } = change {
-                sqlx::query(
-                    "INSERT INTO mail_reservations (reservation_id, customer_id, event_id, section)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(customer_id.as_uuid())
-                .bind(event_id.as_uuid())
-                .bind(section.as_str())
-                .execute(&mut *tx)
-                .await?;
+            if !self.wants(&event.event) {
                 return Ok(());
             }
-            let Some((buyer, event_id)) = sqlx::query_as::<_, (Uuid, Uuid)>(
-                "SELECT customer_id, event_id FROM mail_reservations WHERE reservation_id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
+            let id = rid.as_uuid();
+            let Some(holds::Hold { customer_id: buyer, event_id, .. }) =
+                holds::Hold::read(&self.store, &event.stream_id, 1).await?
             else {
+                tracing::warn!(stream = %event.stream_id, "a reservation's mail without its start in the log: not sent");
                 return Ok(());
             };
             let (kind, recipient, data) = match change {

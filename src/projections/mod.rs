@@ -103,13 +103,14 @@ pub enum ProjectionError {
 }
 
 /// The read models of the projections database, in the order they are listed to operators.
-pub fn all() -> Vec<Arc<dyn Projector>> {
+/// `store`: the log, which the sales read model reads a sale's hold from.
+pub fn all(store: &EventStore) -> Vec<Arc<dyn Projector>> {
     vec![
         Arc::new(catalogue::Catalogue),
         Arc::new(availability::Availability),
         Arc::new(reservations::Reservations),
         Arc::new(payments::Payments),
-        Arc::new(sales::Sales),
+        Arc::new(sales::Sales::new(store.clone())),
     ]
 }
 
@@ -624,7 +625,7 @@ impl TailReader {
 
     /// A reader that, at the end of the log, applies a hold's start together with its seats.
     ///
-    /// The reservations, sales and analytics read models write a row when a hold starts and
+    /// The reservations and analytics read models write a row when a hold starts and
     /// update it when its seats are priced, two group commits later. A reader at the end of the
     /// log usually found the start in one batch and the seats in a later one: in a flash sale
     /// 38 % of those updates were HOT, and each other one wrote the row again with every index
@@ -794,7 +795,7 @@ pub async fn lags(
     projections: &PgPool,
     analytics: &PgPool,
 ) -> Vec<(&'static str, Result<i64, ProjectionError>)> {
-    let mut readers: Vec<(&'static str, &PgPool)> = all().iter().map(|p| (p.name(), projections)).collect();
+    let mut readers: Vec<(&'static str, &PgPool)> = all(store).iter().map(|p| (p.name(), projections)).collect();
     readers.push(("notifications", projections));
     readers.push(("analytics", analytics));
     let mut lags = Vec::with_capacity(readers.len());

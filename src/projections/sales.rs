@@ -3,12 +3,30 @@
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use super::{Projector, holds};
+use super::Projector;
+use super::holds::{HeldSeats, Hold};
 use crate::bus::{BusEvent, DomainEvent};
 use crate::domain::reservation::ReservationEvent;
+use crate::store::EventStore;
 
-#[derive(Debug)]
-pub struct Sales;
+/// Sales per event, section and tier (`sales_by_tier`), and each completed sale
+/// (`sales_pending`: one row per sale, for its refunds).
+///
+/// It keeps no row per hold. When a sale completes, its section, tier, price and seat count are
+/// read from the reservation's own stream (see [`Hold`]). Earlier releases wrote a row into
+/// `sales_pending` when a hold began and priced it when its seats came; the table keeps that
+/// name, and their rows for holds that never sold. A completed sale whose hold has such a row
+/// takes it over.
+#[derive(Debug, Clone)]
+pub struct Sales {
+    store: EventStore,
+}
+
+impl Sales {
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+}
 
 impl Projector for Sales {
     fn name(&self) -> &'static str {
@@ -24,57 +42,11 @@ impl Projector for Sales {
             event,
             DomainEvent::Reservation(
                 _,
-                ReservationEvent::Initiated { .. }
-                    | ReservationEvent::SeatsAllocated { .. }
-                    | ReservationEvent::Completed { .. }
+                ReservationEvent::Completed { .. }
                     | ReservationEvent::Refunded { .. }
                     | ReservationEvent::RefundRecorded { .. }
             )
         )
-    }
-
-    fn groups(&self, event: &BusEvent) -> Option<(&'static str, uuid::Uuid)> {
-        holds::kind(event)
-    }
-
-    fn joins(&self, kind: &'static str, earlier: &'static str) -> bool {
-        holds::joins(kind, earlier)
-    }
-
-    fn awaiting(&self) -> &'static [&'static str] {
-        holds::AWAITING_SEATS
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        kind: &'static str,
-        events: &'a [&'a BusEvent],
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            if kind == holds::INITIATED {
-                // Holds whose seats joined them are inserted priced (see holds::joins).
-                let c = holds::Initiated::of(events);
-                sqlx::query(
-                    "INSERT INTO sales_pending (reservation_id, event_id, section, quantity, pricing_tier, unit_price_cents)
-                     SELECT id, event_id, section, COALESCE(seated, quantity), tier, unit_price
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::bigint[])
-                          AS t(id, event_id, section, quantity, seated, tier, unit_price)",
-                )
-                .bind(&c.reservation_ids)
-                .bind(&c.event_ids)
-                .bind(&c.sections)
-                .bind(&c.quantities)
-                .bind(&c.seat_counts)
-                .bind(&c.tiers)
-                .bind(&c.unit_prices)
-                .execute(&mut *tx)
-                .await?;
-            } else {
-                holds::set_prices(tx, "sales_pending", events).await?;
-            }
-            Ok(())
-        })
     }
 
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
@@ -82,37 +54,36 @@ impl Projector for Sales {
             let DomainEvent::Reservation(rid, change) = &event.event else { return Ok(()) };
             let id = rid.as_uuid();
             match change {
-                ReservationEvent::Initiated { event_id, section, quantity, .. } => {
-                    sqlx::query("INSERT INTO sales_pending (reservation_id, event_id, section, quantity) VALUES ($1, $2, $3, $4)")
-                        .bind(id)
-                        .bind(event_id.as_uuid())
-                        .bind(section.as_str())
-                        .bind(i32::from(quantity.get()))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                ReservationEvent::SeatsAllocated { seats, tier, unit_price, .. } => {
-                    sqlx::query("UPDATE sales_pending SET pricing_tier = $2, unit_price_cents = $3, quantity = $4 WHERE reservation_id = $1")
-                        .bind(id)
-                        .bind(tier.as_str())
-                        .bind(unit_price.cents_i64())
-                        .bind(i32::try_from(seats.len()).unwrap_or(i32::MAX))
-                        .execute(&mut *tx)
-                        .await?;
-                }
                 ReservationEvent::Completed { captured, payment_id, .. } => {
+                    let hold = Hold::read(&self.store, &event.stream_id, event.version - 1).await?;
+                    let Some((hold, seats)) = hold.and_then(|h| h.seats.clone().map(|s| (h, s))) else {
+                        tracing::warn!(stream = %event.stream_id, "a completed sale without its hold's seats in the log: not counted");
+                        return Ok(());
+                    };
+                    let HeldSeats { count, tier, unit_price_cents } = seats;
                     sqlx::query(
-                        "WITH sale AS (UPDATE sales_pending SET completed = true, payment_id = $3 WHERE reservation_id = $1
-                                       RETURNING event_id, section, pricing_tier, quantity)
+                        "WITH sale AS (
+                           INSERT INTO sales_pending (reservation_id, event_id, section, quantity, pricing_tier, unit_price_cents, completed, payment_id)
+                           VALUES ($1, $2, $3, $4, $5, $6, true, $7)
+                           ON CONFLICT (reservation_id) DO UPDATE
+                             SET event_id = EXCLUDED.event_id, section = EXCLUDED.section, quantity = EXCLUDED.quantity,
+                                 pricing_tier = EXCLUDED.pricing_tier, unit_price_cents = EXCLUDED.unit_price_cents,
+                                 completed = true, payment_id = EXCLUDED.payment_id
+                           RETURNING event_id, section, pricing_tier, quantity)
                          INSERT INTO sales_by_tier (event_id, section, pricing_tier, tickets_sold, revenue_cents, refunds_cents, tickets_refunded)
-                         SELECT event_id, section, pricing_tier, quantity, $2, 0, 0 FROM sale
+                         SELECT event_id, section, pricing_tier, quantity, $8, 0, 0 FROM sale
                          ON CONFLICT (event_id, section, pricing_tier) DO UPDATE
                            SET tickets_sold = sales_by_tier.tickets_sold + EXCLUDED.tickets_sold,
                                revenue_cents = sales_by_tier.revenue_cents + EXCLUDED.revenue_cents",
                     )
                     .bind(id)
-                    .bind(captured.cents_i64())
+                    .bind(hold.event_id)
+                    .bind(&hold.section)
+                    .bind(count)
+                    .bind(&tier)
+                    .bind(unit_price_cents)
                     .bind(payment_id.as_uuid())
+                    .bind(captured.cents_i64())
                     .execute(&mut *tx)
                     .await?;
                 }

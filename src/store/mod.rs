@@ -329,6 +329,27 @@ impl EventStore {
         Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
     }
 
+    /// A stream's events from version `first` through `last`, in order.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn read_stream_between(
+        &self,
+        stream: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND version BETWEEN $2 AND $3 ORDER BY version"
+        ))
+        .bind(stream)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Loads an aggregate: the latest usable snapshot, then the events after it.
     ///
     /// # Errors

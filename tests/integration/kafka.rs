@@ -91,10 +91,10 @@ impl Drop for Broker {
 
 /// Waits until the Kafka-fed read models equal the ones rebuilt from the log.
 async fn wait_until_equal(store: &EventStore, fed: &TestDb, reference: &TestDb, within: Duration) {
-    for projector in projections::all() {
+    for projector in projections::all(store) {
         projections::catch_up(store, &reference.pool, projector.as_ref(), 500).await.unwrap();
     }
-    let tables = all_tables();
+    let tables = all_tables(store);
     let expected = dump(&reference.pool, &tables).await;
     let deadline = tokio::time::Instant::now() + within;
     loop {
@@ -120,7 +120,7 @@ async fn events_reach_projections_through_kafka_and_survive_a_broker_outage() {
     let (stop, stopped) = watch::channel(false);
     let bus = EventBus::Kafka { store: store.clone(), settings: settings.clone() };
     bus.spawn_publisher(&stopped);
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         bus.spawn_consumer(fed.pool.clone(), projector, &stopped);
     }
 

@@ -113,15 +113,15 @@ async fn a_killed_projector_holder_is_replaced_within_seconds_and_nothing_is_los
     let store = EventStore::new(app.runtime.store().pool().clone());
     let live = &app.databases.1.pool;
     let deadline = Instant::now() + Duration::from_secs(20);
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         while projections::lag(&store, live, projector.name()).await.unwrap() > 0 {
             assert!(Instant::now() < deadline, "{} never caught up", projector.name());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
     let rebuilt = TestDb::projections().await;
-    for projector in projections::all() {
+    for projector in projections::all(&store) {
         projections::catch_up(&store, &rebuilt.pool, projector.as_ref(), 500).await.unwrap();
     }
-    assert_same(&dump(live, &all_tables()).await, &dump(&rebuilt.pool, &all_tables()).await);
+    assert_same(&dump(live, &all_tables(&store)).await, &dump(&rebuilt.pool, &all_tables(&store)).await);
 }
