@@ -215,7 +215,11 @@ fn spawn_background(
     for projector in projections::all(runtime.store()) {
         background.push(bus.spawn_consumer(projections_db.clone(), projector, stopped));
     }
-    background.push(bus.spawn_consumer(analytics_db.clone(), Arc::new(AnalyticsEtl::default()), stopped));
+    background.push(bus.spawn_consumer(
+        analytics_db.clone(),
+        Arc::new(AnalyticsEtl::new(runtime.store().clone())),
+        stopped,
+    ));
     // Mail buyers expect: written to an outbox by a projector, sent by one sender.
     background.push(bus.spawn_consumer(
         projections_db.clone(),

@@ -162,7 +162,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let store = EventStore::new(events);
             let mut targets: Vec<(std::sync::Arc<dyn ticketing::projections::Projector>, sqlx::PgPool)> =
                 ticketing::projections::all(&store).into_iter().map(|p| (p, projections.clone())).collect();
-            targets.push((std::sync::Arc::new(ticketing::analytics::AnalyticsEtl::default()), analytics.clone()));
+            targets
+                .push((std::sync::Arc::new(ticketing::analytics::AnalyticsEtl::new(store.clone())), analytics.clone()));
             if let Some(name) = &only {
                 targets.retain(|(p, _)| p.name() == name);
                 if targets.is_empty() {

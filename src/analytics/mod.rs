@@ -16,13 +16,27 @@ use crate::domain::event::EventChanged;
 use crate::domain::reservation::ReservationEvent;
 use crate::domain::values::Timestamp;
 use crate::projections::{Projector, holds};
+use crate::store::EventStore;
 
 /// The ETL consumer. Refreshes the daily-sales view at most once a second, and once more at the
 /// end of that second if sales arrived meanwhile (the last sale of a burst must show too).
-#[derive(Debug, Default)]
+///
+/// It keeps no row per hold: a sale's fact takes its event, buyer, section, tier and price from
+/// the reservation's stream when the sale completes (see [`holds::Hold`]). Earlier releases
+/// staged every hold in `stg_reservations`; the table is no longer written, and a rebuild
+/// empties it.
+#[derive(Debug)]
 pub struct AnalyticsEtl {
+    store: EventStore,
     last_refresh_ms: Arc<AtomicI64>,
     trailing_refresh_due: Arc<AtomicBool>,
+}
+
+impl AnalyticsEtl {
+    /// `store`: the log, which a sale's hold is read from.
+    pub fn new(store: EventStore) -> Self {
+        Self { store, last_refresh_ms: Arc::default(), trailing_refresh_due: Arc::default() }
+    }
 }
 
 /// The minimum time between two refreshes of `mv_daily_sales`.
@@ -71,61 +85,11 @@ impl Projector for AnalyticsEtl {
             DomainEvent::Event(..)
                 | DomainEvent::Reservation(
                     _,
-                    ReservationEvent::Initiated { .. }
-                        | ReservationEvent::SeatsAllocated { .. }
-                        | ReservationEvent::Completed { .. }
+                    ReservationEvent::Completed { .. }
                         | ReservationEvent::Refunded { .. }
                         | ReservationEvent::RefundRecorded { .. }
                 )
         )
-    }
-
-    fn groups(&self, event: &BusEvent) -> Option<(&'static str, uuid::Uuid)> {
-        holds::kind(event)
-    }
-
-    fn joins(&self, kind: &'static str, earlier: &'static str) -> bool {
-        holds::joins(kind, earlier)
-    }
-
-    fn awaiting(&self) -> &'static [&'static str] {
-        holds::AWAITING_SEATS
-    }
-
-    fn apply_many<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        kind: &'static str,
-        events: &'a [&'a BusEvent],
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            if kind == holds::INITIATED {
-                // Holds whose seats joined them are inserted priced (see holds::joins).
-                let c = holds::Initiated::of(events);
-                sqlx::query(
-                    "INSERT INTO stg_reservations (reservation_id, event_id, customer_id, section, quantity, reserved_at,
-                                                   pricing_tier, unit_price_cents)
-                     SELECT id, event_id, customer_id, section, COALESCE(seated, quantity), at, tier, unit_price
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
-                                 $7::int[], $8::text[], $9::bigint[])
-                          AS t(id, event_id, customer_id, section, quantity, at, seated, tier, unit_price)",
-                )
-                .bind(&c.reservation_ids)
-                .bind(&c.event_ids)
-                .bind(&c.customer_ids)
-                .bind(&c.sections)
-                .bind(&c.quantities)
-                .bind(&c.at)
-                .bind(&c.seat_counts)
-                .bind(&c.tiers)
-                .bind(&c.unit_prices)
-                .execute(&mut *tx)
-                .await?;
-            } else {
-                holds::set_prices(tx, "stg_reservations", events).await?;
-            }
-            Ok(())
-        })
     }
 
     #[allow(clippy::too_many_lines)] // one arm per event
@@ -176,48 +140,23 @@ impl Projector for AnalyticsEtl {
                 DomainEvent::Reservation(rid, change) => {
                     let id = rid.as_uuid();
                     match change {
-                        ReservationEvent::Initiated { event_id, customer_id, section, quantity, at, .. } => {
-                            sqlx::query(
-                                "INSERT INTO stg_reservations (reservation_id, event_id, customer_id, section, quantity, reserved_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6)",
-                            )
-                            .bind(id)
-                            .bind(event_id.as_uuid())
-                            .bind(customer_id.as_uuid())
-                            .bind(section.as_str())
-                            .bind(i32::from(quantity.get()))
-                            .bind(at)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        ReservationEvent::SeatsAllocated { seats, tier, unit_price, .. } => {
-                            sqlx::query(
-                                "UPDATE stg_reservations SET pricing_tier = $2, unit_price_cents = $3, quantity = $4 WHERE reservation_id = $1",
-                            )
-                            .bind(id)
-                            .bind(tier.as_str())
-                            .bind(unit_price.cents_i64())
-                            .bind(i32::try_from(seats.len()).unwrap_or(i32::MAX))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
                         ReservationEvent::Completed { payment_id, captured, at, tickets } => {
                             let date_id = ensure_calendar_day(tx, *at).await?;
                             let (_, time_id) = date_time_ids(*at);
                             let count = i32::try_from(tickets.len()).unwrap_or(i32::MAX);
-                            let stg: (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
-                                "SELECT event_id, customer_id FROM stg_reservations WHERE reservation_id = $1",
-                            )
-                            .bind(id)
-                            .fetch_one(&mut *tx)
-                            .await?;
+                            let Some(hold) =
+                                holds::Hold::read(&self.store, &event.stream_id, event.version - 1).await?
+                            else {
+                                tracing::warn!(stream = %event.stream_id, "a completed sale without its hold in the log: not counted");
+                                return Ok(());
+                            };
                             // A placeholder until the event's own facts arrive (topics are not
                             // ordered with each other).
                             sqlx::query(
                                 "INSERT INTO dim_events (event_id, event_name, venue_name, event_date, event_category, total_capacity, status, updated_at)
                                  VALUES ($1, '(unknown)', '(unknown)', $2, 'other', 0, 'unknown', $3) ON CONFLICT (event_id) DO NOTHING",
                             )
-                            .bind(stg.0)
+                            .bind(hold.event_id)
                             .bind(at.date_naive())
                             .bind(at)
                             .execute(&mut *tx)
@@ -232,25 +171,31 @@ impl Projector for AnalyticsEtl {
                                      total_tickets_purchased = dim_customers.total_tickets_purchased + $3,
                                      lifetime_value_cents = dim_customers.lifetime_value_cents + $4",
                             )
-                            .bind(stg.1)
+                            .bind(hold.customer_id)
                             .bind(at)
                             .bind(count)
                             .bind(captured.cents_i64())
                             .execute(&mut *tx)
                             .await?;
+                            let (tier, unit_price) =
+                                hold.seats.as_ref().map_or(("regular", 0), |s| (s.tier.as_str(), s.unit_price_cents));
                             sqlx::query(
                                 "INSERT INTO fact_ticket_sales (reservation_id, event_id, customer_id, date_id, time_id, payment_id, section,
                                      pricing_tier, quantity, unit_price_cents, total_amount_cents, reserved_at, confirmed_at)
-                                 SELECT reservation_id, event_id, customer_id, $2, $3, $4, section, COALESCE(pricing_tier, 'regular'),
-                                        $5, COALESCE(unit_price_cents, 0), $6, reserved_at, $7
-                                 FROM stg_reservations WHERE reservation_id = $1",
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                             )
                             .bind(id)
+                            .bind(hold.event_id)
+                            .bind(hold.customer_id)
                             .bind(date_id)
                             .bind(time_id)
                             .bind(payment_id.as_uuid())
+                            .bind(&hold.section)
+                            .bind(tier)
                             .bind(count)
+                            .bind(unit_price)
                             .bind(captured.cents_i64())
+                            .bind(hold.reserved_at)
                             .bind(at)
                             .execute(&mut *tx)
                             .await?;

@@ -33,7 +33,7 @@ pub use mails::Kind;
 /// stream's first event when a mail is due (see [`holds::Hold`]). `mail_reservations`, where
 /// earlier releases kept it, is no longer written; it goes once no instance of those releases
 /// is left (an earlier release that takes over the notifications sends no mail for a hold begun
-/// after this one: see RUNBOOK, "Mail to buyers").
+/// after this one: see RUNBOOK, "Databases and schema").
 #[derive(Debug, Clone)]
 pub struct Notifications {
     store: EventStore,

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::bus::{BusEvent, DomainEvent};
@@ -159,39 +158,21 @@ impl SeatsAllocated {
     }
 }
 
-/// Sets the tier, unit price and seat count of each allocated reservation in `table` (a read
-/// model's row per reservation: `sales_pending`, `stg_reservations`), in one statement.
-///
-/// # Errors
-/// The database.
-pub async fn set_prices(tx: &mut PgConnection, table: &'static str, events: &[&BusEvent]) -> Result<(), sqlx::Error> {
-    let c = SeatsAllocated::of(events);
-    sqlx::query(&format!(
-        "UPDATE {table} p SET pricing_tier = t.tier, unit_price_cents = t.unit_price, quantity = t.quantity
-         FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::int[]) AS t(id, tier, unit_price, quantity)
-         WHERE p.reservation_id = t.id"
-    ))
-    .bind(&c.reservation_ids)
-    .bind(&c.tiers)
-    .bind(&c.unit_prices)
-    .bind(&c.seat_counts)
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
 /// What a read model that keeps no row per hold needs of a reservation when a later event (its
 /// sale, a mail) calls for it: the hold's start and seats, read back from the event store.
 ///
 /// In a flash sale most holds are never paid for, and each row a read model wrote per hold was
 /// an insert in the sale's busiest moments (`pg_waldump`: about 260 bytes of WAL each for mail,
-/// 380 for sales). A point read of the stream when a sale completes or a mail is due costs no
+/// 380 for sales, 420 for analytics), and the sales and analytics rows an update too when the
+/// seats came, unless their reader held the start back to join them. A point read of the stream when a sale completes or a mail is due costs no
 /// WAL, and comes minutes later, when the rush is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     pub event_id: Uuid,
     pub customer_id: Uuid,
     pub section: String,
+    /// When the buyer asked.
+    pub reserved_at: Timestamp,
     /// From its `SeatsAllocated`, if that was among the events read.
     pub seats: Option<HeldSeats>,
 }
@@ -221,11 +202,12 @@ impl Hold {
         let mut hold: Option<Self> = None;
         for recorded in store.read_stream_between(stream, 1, through).await.map_err(as_sqlx)? {
             match recorded.decode::<Reservation>().map_err(|e| as_sqlx(e.into()))? {
-                ReservationEvent::Initiated { event_id, customer_id, section, .. } => {
+                ReservationEvent::Initiated { event_id, customer_id, section, at, .. } => {
                     hold = Some(Self {
                         event_id: event_id.as_uuid(),
                         customer_id: customer_id.as_uuid(),
                         section: section.as_str().to_owned(),
+                        reserved_at: at,
                         seats: None,
                     });
                 }

@@ -625,8 +625,8 @@ impl TailReader {
 
     /// A reader that, at the end of the log, applies a hold's start together with its seats.
     ///
-    /// The reservations and analytics read models write a row when a hold starts and
-    /// update it when its seats are priced, two group commits later. A reader at the end of the
+    /// The reservations read model writes a row when a hold starts and
+    /// updates it when its seats are priced, two group commits later. A reader at the end of the
     /// log usually found the start in one batch and the seats in a later one: in a flash sale
     /// 38 % of those updates were HOT, and each other one wrote the row again with every index
     /// entry and a lock record (`pg_waldump`). Holding the start back until its seats are in
