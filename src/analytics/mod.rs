@@ -23,8 +23,8 @@ use crate::store::EventStore;
 ///
 /// It keeps no row per hold: a sale's fact takes its event, buyer, section, tier and price from
 /// the reservation's stream when the sale completes (see [`holds::Hold`]). Earlier releases
-/// staged every hold in `stg_reservations`; the table is no longer written, and a rebuild
-/// empties it.
+/// staged every hold in `stg_reservations`; the table is no longer read or written, so it is
+/// not among this read model's tables either (a later release's migration drops it).
 #[derive(Debug)]
 pub struct AnalyticsEtl {
     store: EventStore,
@@ -76,7 +76,7 @@ impl Projector for AnalyticsEtl {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["fact_ticket_sales", "dim_customers", "dim_events", "dim_calendar", "stg_reservations"]
+        &["fact_ticket_sales", "dim_customers", "dim_events", "dim_calendar"]
     }
 
     fn wants(&self, event: &DomainEvent) -> bool {

@@ -164,8 +164,8 @@ impl SeatsAllocated {
 /// In a flash sale most holds are never paid for, and each row a read model wrote per hold was
 /// an insert in the sale's busiest moments (`pg_waldump`: about 260 bytes of WAL each for mail,
 /// 380 for sales, 420 for analytics), and the sales and analytics rows an update too when the
-/// seats came, unless their reader held the start back to join them. A point read of the stream when a sale completes or a mail is due costs no
-/// WAL, and comes minutes later, when the rush is over.
+/// seats came, unless their reader held the start back to join them. A point read of the stream
+/// costs no WAL, and only for the holds that sell or get mail, when they do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     pub event_id: Uuid,
@@ -185,6 +185,9 @@ pub struct HeldSeats {
     pub unit_price_cents: i64,
 }
 
+/// The stored types of a hold's start and seats (`Stored::event_type` of `Reservation`).
+const HOLD_EVENT_TYPES: [&str; 2] = ["ReservationInitiated", "ReservationSeatsAllocated"];
+
 impl Hold {
     /// The hold of reservation stream `stream` as its events up to version `through` tell it
     /// (`None`: the stream has no start among them). Earlier versions of a stream are
@@ -200,7 +203,9 @@ impl Hold {
             other => sqlx::Error::Protocol(other.to_string()),
         };
         let mut hold: Option<Self> = None;
-        for recorded in store.read_stream_between(stream, 1, through).await.map_err(as_sqlx)? {
+        // Only the two kinds it needs: an event of a kind this release does not know how to
+        // decode (a newer release's, during a rolling deploy) must not stop a read model.
+        for recorded in store.read_stream_of_types(stream, through, &HOLD_EVENT_TYPES).await.map_err(as_sqlx)? {
             match recorded.decode::<Reservation>().map_err(|e| as_sqlx(e.into()))? {
                 ReservationEvent::Initiated { event_id, customer_id, section, at, .. } => {
                     hold = Some(Self {

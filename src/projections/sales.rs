@@ -69,6 +69,8 @@ impl Projector for Sales {
                              SET event_id = EXCLUDED.event_id, section = EXCLUDED.section, quantity = EXCLUDED.quantity,
                                  pricing_tier = EXCLUDED.pricing_tier, unit_price_cents = EXCLUDED.unit_price_cents,
                                  completed = true, payment_id = EXCLUDED.payment_id
+                             -- A sale counted before is not counted again, however it is redelivered.
+                             WHERE NOT sales_pending.completed
                            RETURNING event_id, section, pricing_tier, quantity)
                          INSERT INTO sales_by_tier (event_id, section, pricing_tier, tickets_sold, revenue_cents, refunds_cents, tickets_refunded)
                          SELECT event_id, section, pricing_tier, quantity, $8, 0, 0 FROM sale

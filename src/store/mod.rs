@@ -329,22 +329,23 @@ impl EventStore {
         Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
     }
 
-    /// A stream's events from version `first` through `last`, in order.
+    /// A stream's events of the given types, up to version `through`, in order.
     ///
     /// # Errors
     /// The database.
-    pub async fn read_stream_between(
+    pub async fn read_stream_of_types(
         &self,
         stream: &str,
-        first: i64,
-        last: i64,
+        through: i64,
+        types: &[&str],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND version BETWEEN $2 AND $3 ORDER BY version"
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE stream_id = $1 AND version <= $2 AND event_type = ANY($3) ORDER BY version"
         ))
         .bind(stream)
-        .bind(first)
-        .bind(last)
+        .bind(through)
+        .bind(types)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(RecordedEvent::from_row).collect::<Result<_, _>>()?)
