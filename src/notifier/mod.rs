@@ -75,9 +75,6 @@ impl Projector for Notifications {
     fn apply<'a>(&'a self, tx: &'a mut PgConnection, event: &'a BusEvent) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let DomainEvent::Reservation(rid, change) = &event.event else { return Ok(()) };
-            if !self.wants(&event.event) {
-                return Ok(());
-            }
             let id = rid.as_uuid();
             let Some(holds::Hold { customer_id: buyer, event_id, .. }) =
                 holds::Hold::read(&self.store, &event.stream_id, 1).await?

@@ -55,12 +55,13 @@ impl Projector for Sales {
             let id = rid.as_uuid();
             match change {
                 ReservationEvent::Completed { captured, payment_id, .. } => {
-                    let hold = Hold::read(&self.store, &event.stream_id, event.version - 1).await?;
-                    let Some((hold, seats)) = hold.and_then(|h| h.seats.clone().map(|s| (h, s))) else {
+                    let Some(Hold {
+                        event_id, section, seats: Some(HeldSeats { count, tier, unit_price_cents }), ..
+                    }) = Hold::read(&self.store, &event.stream_id, event.version - 1).await?
+                    else {
                         tracing::warn!(stream = %event.stream_id, "a completed sale without its hold's seats in the log: not counted");
                         return Ok(());
                     };
-                    let HeldSeats { count, tier, unit_price_cents } = seats;
                     sqlx::query(
                         "WITH sale AS (
                            INSERT INTO sales_pending (reservation_id, event_id, section, quantity, pricing_tier, unit_price_cents, completed, payment_id)
@@ -79,8 +80,8 @@ impl Projector for Sales {
                                revenue_cents = sales_by_tier.revenue_cents + EXCLUDED.revenue_cents",
                     )
                     .bind(id)
-                    .bind(hold.event_id)
-                    .bind(&hold.section)
+                    .bind(event_id)
+                    .bind(&section)
                     .bind(count)
                     .bind(&tier)
                     .bind(unit_price_cents)
