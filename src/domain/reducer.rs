@@ -102,6 +102,32 @@ pub enum Command {
     Payment(PaymentId, PaymentCommand),
 }
 
+/// An aggregate that [`Command`]s name by its id: lets the runtime tell which of a decision's
+/// effects are addressed to a stream it is writing anyway.
+pub trait Addressed: Aggregate {
+    /// The command `command` carries, if it is addressed to this aggregate's instance `id`.
+    fn addressed(command: &Command, id: uuid::Uuid) -> Option<&Self::Command>;
+}
+
+macro_rules! addressed {
+    ($($aggregate:ty => $variant:ident),*) => {$(
+        impl Addressed for $aggregate {
+            fn addressed(command: &Command, id: uuid::Uuid) -> Option<&Self::Command> {
+                match command {
+                    Command::$variant(to, inner) if to.as_uuid() == id => Some(inner),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+addressed!(
+    super::event::Event => Event,
+    super::inventory::Inventory => Inventory,
+    super::reservation::Reservation => Reservation,
+    super::payment::Payment => Payment
+);
+
 /// Something that must happen because of a decision. The runtime carries each one out exactly
 /// once in effect: commands are idempotent at their target, so at-least-once delivery is enough.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,8 @@
 //! the rows they consumed) in one statement and one commit.
 //!
 //! The group is all-or-nothing, so one write set that lost a race (another process appended to
-//! its stream, or carried out its effect row first) would fail the rest: the committer then
+//! its stream, carried out its effect row first, or took the id of a stream it starts) would fail
+//! the rest: the committer then
 //! writes each set on its own, and only the loser hears about it (and decides again on the
 //! stream as it now is, by the writer's ordinary path).
 
@@ -21,6 +22,8 @@ use crate::store::{EncodedBatch, StoreError};
 #[derive(Debug)]
 pub(crate) struct WriteSet {
     pub events: EncodedBatch,
+    /// Streams this write starts (new reservations held in the batch): each must be new.
+    pub opened: Vec<EncodedBatch>,
     pub effects: Vec<NewEffect>,
     /// Effects rows this write carries out: deleted with it, and all must still exist.
     pub consumed: Vec<i64>,
@@ -165,8 +168,9 @@ async fn write(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<Vec<i64>>, Failu
 /// it deleted every consumed row: the new rows' ids (drawn in input order, so sorted they give
 /// each set's rows back in order).
 async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, sqlx::Error> {
-    let events = || sets.iter().flat_map(|s| s.events.events.iter().map(move |e| (s.events.stream.as_str(), e)));
-    let lookups = || sets.iter().flat_map(|s| s.events.lookups.iter().map(move |l| (s.events.stream.as_str(), l)));
+    let batches = || sets.iter().flat_map(|s| std::iter::once(&s.events).chain(&s.opened));
+    let events = || batches().flat_map(|b| b.events.iter().map(move |e| (b.stream.as_str(), e)));
+    let lookups = || batches().flat_map(|b| b.lookups.iter().map(move |l| (b.stream.as_str(), l)));
     let effects = || sets.iter().flat_map(|s| s.effects.iter());
     let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
     let gated: Vec<&str> = sets.iter().filter(|s| s.gated).map(|s| s.events.stream.as_str()).collect();

@@ -4,10 +4,13 @@
 //! other aggregates, refunds), depth-first, so a request gets a final answer ("these seats,
 //! this total, held until T") instead of "pending". Every effect is also a row written with its
 //! cause; if this process dies mid-way, [`worker`] picks the rows up when their lease runs out.
-//! Timers are rows due later, fired by the same worker.
+//! Timers are rows due later, fired by the same worker. A new hold is the exception that makes a
+//! flash sale cheap: its first steps are decided and committed in one go by its inventory's
+//! writer ([`new_hold`]).
 
 mod committer;
 pub mod gateway;
+mod new_hold;
 pub mod purchase;
 pub mod worker;
 mod writer;
@@ -22,10 +25,11 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::domain::DomainError;
 use crate::domain::event::Event;
+use crate::domain::ids::{EventId, ReservationId};
 use crate::domain::inventory::Inventory;
 use crate::domain::payment::{Payment, PaymentCommand};
-use crate::domain::reducer::{Command, Effect};
-use crate::domain::reservation::Reservation;
+use crate::domain::reducer::{Addressed, Command, Effect};
+use crate::domain::reservation::{Reservation, ReservationCommand};
 use crate::store::{EventStore, Metadata, StoreError, Stored, effects};
 use gateway::{Card, GatewayError, PaymentGateway};
 pub use writer::Outcome;
@@ -238,31 +242,62 @@ impl Runtime {
         i.events.live() + i.inventories.live() + i.reservations.live() + i.payments.live()
     }
 
-    async fn submit<A: Stored>(
+    async fn submit<A: Stored + Addressed>(
         &self,
         writers: &Arc<Writers<A>>,
         id: Uuid,
         command: Option<A::Command>,
         source: Option<i64>,
         cause: &Cause,
-        (want_state, fresh, assume_new): (bool, bool, bool),
+        (want_state, fresh): (bool, bool),
     ) -> Result<Outcome<A>, RuntimeError> {
         let (reply, answer) = oneshot::channel();
         let meta = cause.metadata(Uuid::new_v4());
-        let job = Job { command, source, meta, want_state, fresh, assume_new, reply };
+        let job = Job { command, source, meta, want_state, fresh, new_reservation: None, reply };
         writers.submit(&self.inner.ctx, id, job).await?;
         answer.await.map_err(|_| RuntimeError::Unavailable("stream writer stopped".into()))?
+    }
+
+    /// Starts reservation `id` with `initiate` and holds its seats in one step, in the batch of
+    /// the inventory of `event_id` (see [`new_hold`]). The reservation as it stands afterwards
+    /// (with its seats, or rejected), and the effects rows written for it (its timer).
+    ///
+    /// # Errors
+    /// The reservation's refusal to start (`AlreadyExists` for an id already taken), or an
+    /// unavailable store: then nothing at all was written.
+    pub(crate) async fn start_reservation(
+        &self,
+        event_id: EventId,
+        id: ReservationId,
+        initiate: ReservationCommand,
+        cause: &Cause,
+    ) -> Result<(Reservation, Vec<PendingEffect>), RuntimeError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            command: None,
+            source: None,
+            meta: cause.metadata(Uuid::new_v4()),
+            want_state: false,
+            fresh: false,
+            new_reservation: Some(new_hold::NewReservation { id, initiate, exists: false }),
+            reply,
+        };
+        self.inner.inventories.submit(&self.inner.ctx, event_id.as_uuid(), job).await?;
+        let outcome = answer.await.map_err(|_| RuntimeError::Unavailable("stream writer stopped".into()))??;
+        let reservation =
+            outcome.reservation.ok_or_else(|| RuntimeError::Unavailable("the hold was not decided".into()))?;
+        Ok((reservation, outcome.effects))
     }
 
     /// The current state of an aggregate, exactly as the write side sees it.
     ///
     /// # Errors
     /// The store is unavailable.
-    pub async fn state<A: Stored>(&self, id: Uuid) -> Result<A, RuntimeError>
+    pub async fn state<A: Stored + Addressed>(&self, id: Uuid) -> Result<A, RuntimeError>
     where
         Self: WritersFor<A>,
     {
-        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, true, false)).await?;
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, true)).await?;
         Ok(outcome.state.unwrap_or_default())
     }
 
@@ -271,11 +306,11 @@ impl Runtime {
     ///
     /// # Errors
     /// The store is unavailable.
-    pub async fn state_cached<A: Stored>(&self, id: Uuid) -> Result<A, RuntimeError>
+    pub async fn state_cached<A: Stored + Addressed>(&self, id: Uuid) -> Result<A, RuntimeError>
     where
         Self: WritersFor<A>,
     {
-        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, false, false)).await?;
+        let outcome = self.submit(self.writers(), id, None, None, &Cause::new(None), (true, false)).await?;
         Ok(outcome.state.unwrap_or_default())
     }
 
@@ -289,19 +324,7 @@ impl Runtime {
         source: Option<i64>,
         cause: &Cause,
     ) -> Result<Vec<PendingEffect>, RuntimeError> {
-        self.execute_on(command, source, cause, false).await
-    }
-
-    /// As [`Runtime::execute`]; `assume_new`: the command's stream was just made up by the
-    /// caller, so its writer starts from the empty state without reading the store first.
-    async fn execute_on(
-        &self,
-        command: Command,
-        source: Option<i64>,
-        cause: &Cause,
-        assume_new: bool,
-    ) -> Result<Vec<PendingEffect>, RuntimeError> {
-        let flags = (false, false, assume_new);
+        let flags = (false, false);
         let effects = match command {
             Command::Event(id, c) => {
                 self.submit(&self.inner.events, id.as_uuid(), Some(c), source, cause, flags).await?.effects
@@ -328,13 +351,6 @@ impl Runtime {
     pub async fn run(&self, command: Command, cause: &Cause, card: Option<&Card>) -> Result<(), RuntimeError> {
         let first = self.execute(command, None, cause).await?;
         self.carry_out(first, cause, card).await;
-        Ok(())
-    }
-
-    /// As [`Runtime::run`], for a command that starts a stream whose id the caller just made up.
-    pub(crate) async fn run_on_new_stream(&self, command: Command, cause: &Cause) -> Result<(), RuntimeError> {
-        let first = self.execute_on(command, None, cause, true).await?;
-        self.carry_out(first, cause, None).await;
         Ok(())
     }
 
@@ -408,7 +424,7 @@ pub(crate) fn note_parked(id: i64, kind: effects::EffectKind, error: &str) {
 }
 
 /// Maps an aggregate type to its writers (lets `state::<A>` be generic).
-pub trait WritersFor<A: Stored> {
+pub trait WritersFor<A: Stored + Addressed> {
     #[doc(hidden)]
     #[allow(private_interfaces)]
     fn writers(&self) -> &Arc<Writers<A>>;

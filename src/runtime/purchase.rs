@@ -113,8 +113,8 @@ impl Runtime {
     /// are none (sold out, seat taken, sales closed): never "pending".
     ///
     /// # Errors
-    /// The refusal, or an unavailable store (the hold may then still complete in the background,
-    /// and expires like any other).
+    /// The refusal, or an unavailable store (nothing was then held: the hold and its seats are
+    /// written together or not at all).
     pub async fn reserve(
         &self,
         cause: &Cause,
@@ -155,10 +155,13 @@ impl Runtime {
             max_held_per_customer: self.config().max_held_per_customer,
         };
         // Almost always a stream nobody has written yet (a new id, or a new idempotency key's):
-        // its writer need not read it first. A retry's stream exists; its append then conflicts
-        // and the writer decides again on what is there.
-        match self.run_on_new_stream(Command::Reservation(reservation_id, initiate), cause).await {
-            Ok(()) => {}
+        // the inventory's writer starts it and holds its seats in one step. A retry's stream
+        // exists; the append then conflicts and the answer is "already exists".
+        let mut reservation = match self.start_reservation(request.event_id, reservation_id, initiate, cause).await {
+            Ok((started, effects)) => {
+                self.carry_out(effects, cause, None).await;
+                started.details().cloned().ok_or(RuntimeError::Domain(DomainError::ReservationNotFound))?
+            }
             // The same request again (a retry after a lost answer): answer with what the first
             // became. A different request under the same id is refused as a conflict.
             Err(RuntimeError::Domain(DomainError::AlreadyExists(what))) if request.reservation_id.is_some() => {
@@ -166,13 +169,12 @@ impl Runtime {
                 if !request.is_answered_by(customer, &existing) {
                     return Err(RuntimeError::Domain(DomainError::AlreadyExists(what)));
                 }
+                existing
             }
             Err(e) => return Err(e),
-        }
-        // This process wrote every step it carried out, so its cached state is current; only
-        // a hold still waiting for its seats (a step left to the worker, perhaps another
-        // instance's) is worth a fresh read.
-        let mut reservation = self.reservation_cached(reservation_id).await?;
+        };
+        // Still waiting for its seats: a step left to the worker (perhaps another instance's,
+        // for a retry), worth a fresh read.
         if reservation.status == ReservationStatus::Initiated {
             reservation = self.reservation(reservation_id).await?;
         }
@@ -345,12 +347,6 @@ impl Runtime {
     /// Unknown reservation, or the store.
     pub async fn reservation(&self, id: ReservationId) -> Result<ReservationDetails, RuntimeError> {
         let state: Reservation = self.state(id.as_uuid()).await?;
-        state.details().cloned().ok_or(RuntimeError::Domain(DomainError::ReservationNotFound))
-    }
-
-    /// The reservation as this process last saw it (see [`Runtime::state_cached`]).
-    async fn reservation_cached(&self, id: ReservationId) -> Result<ReservationDetails, RuntimeError> {
-        let state: Reservation = self.state_cached(id.as_uuid()).await?;
         state.details().cloned().ok_or(RuntimeError::Domain(DomainError::ReservationNotFound))
     }
 

@@ -38,9 +38,11 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::committer::{Committed, WriteSet};
+use super::new_hold::{self, NewReservation};
 use super::{Ctx, PendingEffect, RuntimeError};
 use crate::domain::DomainError;
-use crate::domain::reducer::{Aggregate, Effect};
+use crate::domain::reducer::{Addressed, Aggregate, Effect};
+use crate::domain::reservation::Reservation;
 use crate::store::effects::{self, EffectKind, NewEffect};
 use crate::store::{EncodedBatch, EventStore, Loaded, Metadata, StoreError, Stored, codec, stream_id};
 
@@ -59,10 +61,8 @@ pub(crate) struct Job<A: Aggregate> {
     pub want_state: bool,
     /// For reads: catch up with events other processes appended before answering.
     pub fresh: bool,
-    /// The caller has just made up this stream's id (a new reservation): skip loading it and
-    /// start from the empty state. If it was not new after all, the append conflicts and the
-    /// stream is loaded then.
-    pub assume_new: bool,
+    /// A new reservation to start and hold seats for in this batch (see [`new_hold`]).
+    pub new_reservation: Option<NewReservation>,
     pub reply: oneshot::Sender<Result<Outcome<A>, RuntimeError>>,
 }
 
@@ -76,6 +76,8 @@ pub struct Outcome<A> {
     pub state: Option<A>,
     /// The source row had already been carried out by someone else: nothing was done.
     pub skipped: bool,
+    /// The job's new reservation, as its events left it.
+    pub reservation: Option<Reservation>,
 }
 
 /// The writers of one aggregate type in this process.
@@ -89,7 +91,7 @@ impl<A: Aggregate> Default for Writers<A> {
     }
 }
 
-impl<A: Stored> Writers<A> {
+impl<A: Stored + Addressed> Writers<A> {
     /// Queues `job` for stream `id`, starting a writer if none is running.
     pub(crate) async fn submit(
         self: &Arc<Self>,
@@ -150,7 +152,16 @@ enum Decided {
     Skipped,
     Read,
     Refused(DomainError),
-    Done { events: usize, effects: std::ops::Range<usize> },
+    Done {
+        events: usize,
+        effects: std::ops::Range<usize>,
+    },
+    /// A new reservation was decided with its hold.
+    Opened {
+        events: usize,
+        effects: std::ops::Range<usize>,
+        reservation: Box<Reservation>,
+    },
 }
 
 struct Writer<A: Aggregate> {
@@ -169,7 +180,7 @@ struct Writer<A: Aggregate> {
     ctx: Arc<Ctx>,
 }
 
-impl<A: Stored> Writer<A> {
+impl<A: Stored + Addressed> Writer<A> {
     async fn run(mut self, mut rx: mpsc::Receiver<Job<A>>, own: mpsc::Sender<Job<A>>, writers: Arc<Writers<A>>) {
         let idle = self.ctx.config.writer_idle;
         loop {
@@ -252,15 +263,11 @@ impl<A: Stored> Writer<A> {
     /// first catches up with what other processes appended and commits on its own. Out of turn,
     /// a lost race hands the jobs back, to be decided again in turn; in turn, they are answered
     /// whatever happens (a conflict after every retry hands them back to be refused).
-    async fn decide_and_commit(&mut self, jobs: Vec<Job<A>>, in_turn: bool) -> Option<Vec<Job<A>>> {
+    async fn decide_and_commit(&mut self, mut jobs: Vec<Job<A>>, in_turn: bool) -> Option<Vec<Job<A>>> {
         let mut last_conflict = None;
         for attempt in 0..MAX_CONFLICT_RETRIES {
             self.just_loaded = self.loaded.is_none();
-            if self.loaded.is_none() && attempt == 0 && jobs.iter().all(|j| j.assume_new) {
-                self.loaded = Some(Loaded { state: A::default(), version: 0, snapshot_version: 0 });
-                // Not read from the store: a refusal must still confirm the stream is empty.
-                self.just_loaded = false;
-            } else if self.loaded.is_none() {
+            if self.loaded.is_none() {
                 match self.ctx.store.load::<A>(&self.stream).await {
                     Ok(loaded) => {
                         self.snapshot_at = self.snapshot_at.max(loaded.snapshot_version);
@@ -292,6 +299,15 @@ impl<A: Stored> Writer<A> {
                 }
                 Err(StoreError::Conflict { stream }) => {
                     self.loaded = None;
+                    // A new reservation whose id was taken lost that race, not this stream.
+                    match self.find_taken_reservations(&mut jobs).await {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => {
+                            reply_all(jobs, &RuntimeError::from(e));
+                            return None;
+                        }
+                    }
                     self.take_turns_until = Some(std::time::Instant::now() + TAKE_TURNS_FOR);
                     if !in_turn {
                         return Some(jobs);
@@ -310,6 +326,27 @@ impl<A: Stored> Writer<A> {
         }
         tracing::warn!(stream = %self.stream, conflict = ?last_conflict, "gave up after repeated conflicts");
         Some(jobs)
+    }
+
+    /// Marks the jobs whose new reservation's stream exists already; whether there were any.
+    async fn find_taken_reservations(&self, jobs: &mut [Job<A>]) -> Result<bool, StoreError> {
+        let streams: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| j.new_reservation.as_ref().filter(|n| !n.exists))
+            .map(|n| stream_id::<Reservation>(n.id.as_uuid()))
+            .collect();
+        if streams.is_empty() {
+            return Ok(false);
+        }
+        let taken = self.ctx.store.existing_streams(&streams).await?;
+        let mut found = false;
+        for new in jobs.iter_mut().filter_map(|j| j.new_reservation.as_mut()) {
+            if taken.contains(&stream_id::<Reservation>(new.id.as_uuid())) {
+                new.exists = true;
+                found = true;
+            }
+        }
+        Ok(found)
     }
 
     async fn catch_up(&mut self) -> Result<(), StoreError> {
@@ -358,9 +395,39 @@ impl<A: Stored> Writer<A> {
         let mut new_effects: Vec<(Effect, NewEffect)> = Vec::new();
         let mut consumed = Vec::new();
         let mut failed = Vec::new();
+        // New reservations' streams, each written from version 0.
+        let mut opened: Vec<EncodedBatch> = Vec::new();
+        let mut opened_ids = std::collections::HashSet::new();
         for job in jobs {
             if job.source.is_some_and(|s| !alive.contains(&s)) {
                 decided.push(Decided::Skipped);
+                continue;
+            }
+            if let Some(new) = &job.new_reservation {
+                // Taken already, or twice in this batch: the second would fail the whole append.
+                if new.exists || opened_ids.contains(&new.id) {
+                    decided.push(Decided::Refused(DomainError::AlreadyExists("reservation")));
+                    continue;
+                }
+                match new_hold::decide(&mut loaded.state, self.id, new, now) {
+                    Ok(chain) => {
+                        let count = chain.host_events.len() + chain.reservation_events.len();
+                        events.extend(chain.host_events.into_iter().map(|e| (e, job.meta)));
+                        let start = new_effects.len();
+                        for effect in chain.effects {
+                            let row = effect_row(&effect, &job.meta, now, &ctx.config)?;
+                            new_effects.push((effect, row));
+                        }
+                        let own: Vec<_> = chain.reservation_events.into_iter().map(|e| (e, job.meta)).collect();
+                        let stream = stream_id::<Reservation>(new.id.as_uuid());
+                        opened.push(EncodedBatch::encode::<Reservation>(&stream, 0, &own)?);
+                        opened_ids.insert(new.id);
+                        let effects = start..new_effects.len();
+                        let reservation = Box::new(chain.reservation);
+                        decided.push(Decided::Opened { events: count, effects, reservation });
+                    }
+                    Err(refusal) => decided.push(Decided::Refused(refusal)),
+                }
                 continue;
             }
             let Some(command) = &job.command else {
@@ -393,10 +460,12 @@ impl<A: Stored> Writer<A> {
 
         // Nothing appended means no unique-version check: a decision (a refusal above all) is only
         // final if the stream is still where this writer thinks it is.
-        let decided_on_state = decided.iter().any(|d| matches!(d, Decided::Refused(_) | Decided::Done { .. }));
+        let decided_on_state =
+            decided.iter().any(|d| matches!(d, Decided::Refused(_) | Decided::Done { .. } | Decided::Opened { .. }));
         let must_confirm_version = events.is_empty() && decided_on_state;
         let mut pending = Vec::new();
-        if events.is_empty() && new_effects.is_empty() && consumed.is_empty() && failed.is_empty() {
+        if events.is_empty() && opened.is_empty() && new_effects.is_empty() && consumed.is_empty() && failed.is_empty()
+        {
             match early_tx {
                 Some(mut tx) => {
                     if must_confirm_version {
@@ -413,20 +482,24 @@ impl<A: Stored> Writer<A> {
         } else if let Some(committer) = committer.filter(|_| failed.is_empty() && !must_confirm_version) {
             let set = WriteSet {
                 events: EncodedBatch::encode::<A>(&self.stream, loaded.version, &events)?,
+                opened,
                 effects: new_effects.iter().map(|(_, row)| row.clone()).collect(),
                 consumed,
                 gated,
             };
             let version = set.events.version_after();
+            let opened_types: Vec<&'static str> =
+                set.opened.iter().flat_map(|b| b.events.iter().map(|e| e.event_type)).collect();
             let ids = match committer.commit(set).await {
-                Committed::Done { effect_ids } => effect_ids,
+                Committed::Done { effect_ids } => {
+                    count_events(opened_types.into_iter());
+                    effect_ids
+                }
                 Committed::Lost => return Err(StoreError::Conflict { stream: self.stream.clone() }),
                 Committed::Failed(reason) => return Err(StoreError::Unavailable(reason)),
             };
             loaded.version = version;
-            for (event, _) in &events {
-                metrics::counter!("domain_events_total", "type" => A::event_type(event)).increment(1);
-            }
+            count_events(events.iter().map(|(event, _)| A::event_type(event)));
             pending = new_effects.into_iter().zip(ids).map(|((effect, _), id)| PendingEffect { id, effect }).collect();
         } else {
             // Refusals of effects rows, and decisions that must first confirm the stream's
@@ -442,6 +515,7 @@ impl<A: Stored> Writer<A> {
                 EventStore::confirm_version(&mut *tx, &self.stream, loaded.version).await?;
             }
             let version = EventStore::append_in::<A>(&mut tx, &self.stream, loaded.version, &events).await?;
+            EventStore::append_encoded_in(&mut tx, &opened).await?;
             let rows: Vec<NewEffect> = new_effects.iter().map(|(_, row)| row.clone()).collect();
             let ids = effects::insert_in(&mut tx, &rows).await?;
             effects::delete_in(&mut tx, &consumed).await?;
@@ -456,9 +530,8 @@ impl<A: Stored> Writer<A> {
                 super::note_parked(id, kind, reason);
             }
             loaded.version = version;
-            for (event, _) in &events {
-                metrics::counter!("domain_events_total", "type" => A::event_type(event)).increment(1);
-            }
+            count_events(events.iter().map(|(event, _)| A::event_type(event)));
+            count_events(opened.iter().flat_map(|b| b.events.iter().map(|e| e.event_type)));
             pending = new_effects.into_iter().zip(ids).map(|((effect, _), id)| PendingEffect { id, effect }).collect();
         }
         let state = self.loaded.as_ref().map(|l| &l.state);
@@ -467,15 +540,19 @@ impl<A: Stored> Writer<A> {
             .zip(decided)
             .map(|(job, decided)| {
                 let state = job.want_state.then(|| state.cloned()).flatten();
-                match decided {
-                    Decided::Refused(refusal) => Err(RuntimeError::Domain(refusal)),
-                    Decided::Skipped => Ok(Outcome { effects: Vec::new(), events: 0, state, skipped: true }),
-                    Decided::Read => Ok(Outcome { effects: Vec::new(), events: 0, state, skipped: false }),
-                    Decided::Done { events, effects } => {
-                        let effects = pending.get(effects).map(<[PendingEffect]>::to_vec).unwrap_or_default();
-                        Ok(Outcome { effects, events, state, skipped: false })
+                let effects_of = |range: std::ops::Range<usize>| {
+                    pending.get(range).map(<[PendingEffect]>::to_vec).unwrap_or_default()
+                };
+                let (effects, events, skipped, reservation) = match decided {
+                    Decided::Refused(refusal) => return Err(RuntimeError::Domain(refusal)),
+                    Decided::Skipped => (Vec::new(), 0, true, None),
+                    Decided::Read => (Vec::new(), 0, false, None),
+                    Decided::Done { events, effects } => (effects_of(effects), events, false, None),
+                    Decided::Opened { events, effects, reservation } => {
+                        (effects_of(effects), events, false, Some(*reservation))
                     }
-                }
+                };
+                Ok(Outcome { effects, events, state, skipped, reservation })
             })
             .collect())
     }
@@ -499,6 +576,12 @@ impl<A: Stored> Writer<A> {
                 tracing::warn!(%stream, error = %e, "snapshot not saved");
             }
         });
+    }
+}
+
+fn count_events(types: impl Iterator<Item = &'static str>) {
+    for event_type in types {
+        metrics::counter!("domain_events_total", "type" => event_type).increment(1);
     }
 }
 

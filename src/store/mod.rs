@@ -224,36 +224,68 @@ impl EventStore {
             return Ok(expected_version);
         }
         let batch = EncodedBatch::encode::<A>(stream, expected_version, events)?;
-        let (streams, rows) = (vec![stream; batch.events.len()], batch.events.iter().collect::<Vec<_>>());
+        Self::append_encoded_in(tx, std::slice::from_ref(&batch)).await?;
+        Ok(batch.version_after())
+    }
+
+    /// Appends encoded batches of any streams inside `tx`, in one statement (and one more for
+    /// their lookups, if any).
+    ///
+    /// # Errors
+    /// Conflict, or the database.
+    pub async fn append_encoded_in(
+        tx: &mut Transaction<'_, Postgres>,
+        batches: &[EncodedBatch],
+    ) -> Result<(), StoreError> {
+        let rows: Vec<(&str, &EncodedEvent)> =
+            batches.iter().flat_map(|b| b.events.iter().map(move |e| (b.stream.as_str(), e))).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO events (stream_id, version, event_type, event_version, payload,
                                  correlation_id, causation_id, command_id, user_id)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
                                   $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])",
         )
-        .bind(&streams)
-        .bind(rows.iter().map(|e| e.version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.event_type).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.event_version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.metadata.correlation_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.metadata.causation_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.metadata.command_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|e| e.metadata.user_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(stream, _)| *stream).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.event_type).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.event_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.metadata.correlation_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.metadata.causation_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.metadata.command_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, e)| e.metadata.user_id).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        if !batch.lookups.is_empty() {
+        let lookups: Vec<(&str, &(&str, Uuid))> =
+            batches.iter().flat_map(|b| b.lookups.iter().map(move |l| (b.stream.as_str(), l))).collect();
+        if !lookups.is_empty() {
             sqlx::query(
-                "INSERT INTO stream_lookups (kind, key, stream_id) SELECT *, $3 FROM UNNEST($1::text[], $2::uuid[])
+                "INSERT INTO stream_lookups (kind, key, stream_id) SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::text[])
                  ON CONFLICT (kind, key) DO NOTHING",
             )
-            .bind(batch.lookups.iter().map(|(kind, _)| *kind).collect::<Vec<_>>())
-            .bind(batch.lookups.iter().map(|(_, key)| *key).collect::<Vec<_>>())
-            .bind(stream)
+            .bind(lookups.iter().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
+            .bind(lookups.iter().map(|(_, (_, key))| *key).collect::<Vec<_>>())
+            .bind(lookups.iter().map(|(stream, _)| *stream).collect::<Vec<_>>())
             .execute(&mut **tx)
             .await?;
         }
-        Ok(batch.version_after())
+        Ok(())
+    }
+
+    /// Which of `streams` have events.
+    ///
+    /// # Errors
+    /// The database.
+    pub async fn existing_streams(&self, streams: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let found: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT stream_id FROM events WHERE stream_id = ANY($1) AND version = 1")
+                .bind(streams)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(found.into_iter().collect())
     }
 
     /// Checks that `stream` is still at `version`; [`StoreError::Conflict`] if another writer has
