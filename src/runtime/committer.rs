@@ -12,11 +12,11 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::effects::NewEffect;
-use crate::store::{EncodedBatch, StoreError};
+use crate::store::{EncodedBatch, EventRows, StoreError, events_and_lookups_sql};
 
 /// What one writer wants committed atomically.
 #[derive(Debug)]
@@ -168,25 +168,14 @@ async fn write(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<Vec<i64>>, Failu
 /// it deleted every consumed row: the new rows' ids (drawn in input order, so sorted they give
 /// each set's rows back in order).
 async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, sqlx::Error> {
-    let batches = || sets.iter().flat_map(|s| std::iter::once(&s.events).chain(&s.opened));
-    let events = || batches().flat_map(|b| b.events.iter().map(move |e| (b.stream.as_str(), e)));
-    let lookups = || batches().flat_map(|b| b.lookups.iter().map(move |l| (b.stream.as_str(), l)));
+    let batches = sets.iter().flat_map(|s| std::iter::once(&s.events).chain(&s.opened));
     let effects = || sets.iter().flat_map(|s| s.effects.iter());
     let consumed: Vec<i64> = sets.iter().flat_map(|s| s.consumed.iter().copied()).collect();
     let gated: Vec<&str> = sets.iter().filter(|s| s.gated).map(|s| s.events.stream.as_str()).collect();
-    sqlx::query_as(
-        "WITH new_events AS (
-             INSERT INTO events (stream_id, version, event_type, event_version, payload,
-                                 correlation_id, causation_id, command_id, user_id)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
-                                  $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])
-             RETURNING 1
-         ), new_lookups AS (
-             INSERT INTO stream_lookups (kind, key, stream_id)
-             SELECT * FROM UNNEST($10::text[], $11::uuid[], $12::text[])
-             ON CONFLICT (kind, key) DO NOTHING
-             RETURNING 1
-         ), consumed AS (
+    let statement = EventRows::of(batches).bind(sqlx::query(concat!(
+        "WITH ",
+        events_and_lookups_sql!(),
+        ", consumed AS (
              DELETE FROM effects WHERE id = ANY($13) RETURNING id
          ), input AS (
              SELECT * FROM UNNEST($14::text[], $15::text[], $16::bytea[], $17::timestamptz[], $18::timestamptz[],
@@ -200,30 +189,19 @@ async fn group_statement(pool: &PgPool, sets: &[&WriteSet]) -> Result<Vec<i64>, 
          )
          SELECT effects_all_consumed((SELECT count(*) FROM consumed), cardinality($13::bigint[])),
                 streams_not_in_turn($21::text[]),
-                COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])",
-    )
-    .bind(events().map(|(stream, _)| stream).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.version).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.event_type).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.event_version).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.metadata.correlation_id).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.metadata.causation_id).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.metadata.command_id).collect::<Vec<_>>())
-    .bind(events().map(|(_, e)| e.metadata.user_id).collect::<Vec<_>>())
-    .bind(lookups().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
-    .bind(lookups().map(|(_, (_, key))| *key).collect::<Vec<_>>())
-    .bind(lookups().map(|(stream, _)| stream).collect::<Vec<_>>())
-    .bind(consumed)
-    .bind(effects().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.target_stream.as_str()).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.due_at).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.leased_until).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.correlation_id).collect::<Vec<_>>())
-    .bind(effects().map(|e| e.causation_id).collect::<Vec<_>>())
-    .bind(gated)
-    .fetch_one(pool)
-    .await
-    .map(|(_, _, ids): (i64, bool, Vec<i64>)| ids)
+                COALESCE((SELECT array_agg(id ORDER BY id) FROM inserted), '{}'::bigint[])"
+    )));
+    statement
+        .bind(consumed)
+        .bind(effects().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.target_stream.as_str()).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.due_at).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.leased_until).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.correlation_id).collect::<Vec<_>>())
+        .bind(effects().map(|e| e.causation_id).collect::<Vec<_>>())
+        .bind(gated)
+        .fetch_one(pool)
+        .await?
+        .try_get(2)
 }

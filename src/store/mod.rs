@@ -198,6 +198,89 @@ pub struct EventStore {
     pool: PgPool,
 }
 
+/// The statement's opening `WITH` items that insert encoded batches' events and lookups, as
+/// bound by [`EventRows::bind`] to `$1`–`$12`. A macro, so the group commit can build its larger
+/// statement around it at compile time; both writers of the log share one column list.
+macro_rules! events_and_lookups_sql {
+    () => {
+        "new_events AS (
+             INSERT INTO events (stream_id, version, event_type, event_version, payload,
+                                 correlation_id, causation_id, command_id, user_id)
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
+                                  $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])
+             RETURNING 1
+         ), new_lookups AS (
+             INSERT INTO stream_lookups (kind, key, stream_id)
+             SELECT * FROM UNNEST($10::text[], $11::uuid[], $12::text[])
+             ON CONFLICT (kind, key) DO NOTHING
+             RETURNING 1
+         )"
+    };
+}
+pub(crate) use events_and_lookups_sql;
+
+/// Encoded batches' events and lookups as the columns [`events_and_lookups_sql`] inserts.
+#[derive(Default)]
+pub(crate) struct EventRows<'a> {
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
+    types: Vec<&'static str>,
+    type_versions: Vec<i16>,
+    payloads: Vec<&'a [u8]>,
+    correlation_ids: Vec<Uuid>,
+    causation_ids: Vec<Uuid>,
+    command_ids: Vec<Uuid>,
+    user_ids: Vec<Option<Uuid>>,
+    lookup_kinds: Vec<&'static str>,
+    lookup_keys: Vec<Uuid>,
+    lookup_streams: Vec<&'a str>,
+}
+
+impl<'a> EventRows<'a> {
+    pub(crate) fn of(batches: impl Iterator<Item = &'a EncodedBatch>) -> Self {
+        let mut rows = Self::default();
+        for batch in batches {
+            for event in &batch.events {
+                rows.streams.push(&batch.stream);
+                rows.versions.push(event.version);
+                rows.types.push(event.event_type);
+                rows.type_versions.push(event.event_version);
+                rows.payloads.push(&event.payload);
+                rows.correlation_ids.push(event.metadata.correlation_id);
+                rows.causation_ids.push(event.metadata.causation_id);
+                rows.command_ids.push(event.metadata.command_id);
+                rows.user_ids.push(event.metadata.user_id);
+            }
+            for &(kind, key) in &batch.lookups {
+                rows.lookup_kinds.push(kind);
+                rows.lookup_keys.push(key);
+                rows.lookup_streams.push(&batch.stream);
+            }
+        }
+        rows
+    }
+
+    /// Binds `$1`–`$12` of a statement that begins with [`events_and_lookups_sql`].
+    pub(crate) fn bind(
+        self,
+        query: sqlx::query::Query<'a, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'a, Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.streams)
+            .bind(self.versions)
+            .bind(self.types)
+            .bind(self.type_versions)
+            .bind(self.payloads)
+            .bind(self.correlation_ids)
+            .bind(self.causation_ids)
+            .bind(self.command_ids)
+            .bind(self.user_ids)
+            .bind(self.lookup_kinds)
+            .bind(self.lookup_keys)
+            .bind(self.lookup_streams)
+    }
+}
+
 impl EventStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
@@ -228,8 +311,7 @@ impl EventStore {
         Ok(batch.version_after())
     }
 
-    /// Appends encoded batches of any streams inside `tx`, in one statement (and one more for
-    /// their lookups, if any).
+    /// Appends encoded batches of any streams inside `tx`, with their lookups, in one statement.
     ///
     /// # Errors
     /// Conflict, or the database.
@@ -237,41 +319,13 @@ impl EventStore {
         tx: &mut Transaction<'_, Postgres>,
         batches: &[EncodedBatch],
     ) -> Result<(), StoreError> {
-        let rows: Vec<(&str, &EncodedEvent)> =
-            batches.iter().flat_map(|b| b.events.iter().map(move |e| (b.stream.as_str(), e))).collect();
-        if rows.is_empty() {
+        if batches.iter().all(|b| b.events.is_empty()) {
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO events (stream_id, version, event_type, event_version, payload,
-                                 correlation_id, causation_id, command_id, user_id)
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::smallint[], $5::bytea[],
-                                  $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[])",
-        )
-        .bind(rows.iter().map(|(stream, _)| *stream).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.event_type).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.event_version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.payload.as_slice()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.metadata.correlation_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.metadata.causation_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.metadata.command_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, e)| e.metadata.user_id).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-        let lookups: Vec<(&str, &(&str, Uuid))> =
-            batches.iter().flat_map(|b| b.lookups.iter().map(move |l| (b.stream.as_str(), l))).collect();
-        if !lookups.is_empty() {
-            sqlx::query(
-                "INSERT INTO stream_lookups (kind, key, stream_id) SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::text[])
-                 ON CONFLICT (kind, key) DO NOTHING",
-            )
-            .bind(lookups.iter().map(|(_, (kind, _))| *kind).collect::<Vec<_>>())
-            .bind(lookups.iter().map(|(_, (_, key))| *key).collect::<Vec<_>>())
-            .bind(lookups.iter().map(|(stream, _)| *stream).collect::<Vec<_>>())
+        EventRows::of(batches.iter())
+            .bind(sqlx::query(concat!("WITH ", events_and_lookups_sql!(), " SELECT 1")))
             .execute(&mut **tx)
             .await?;
-        }
         Ok(())
     }
 
