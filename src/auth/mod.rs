@@ -388,13 +388,18 @@ impl Auth {
         Ok(redis.get_del(self.key("magic", token)).await?)
     }
 
+    /// Where the hits of the rate limit called `key` are counted.
+    pub fn rate_limit_key(&self, key: &str) -> String {
+        format!("{}ratelimit:{key}", self.prefix)
+    }
+
     /// Counts a hit for `key` in a window of `window_seconds`; `Err(retry_after)` once more than
     /// `limit` hits fall in the current window.
     ///
     /// # Errors
     /// Redis (the outer error).
     pub async fn rate_limit(&self, key: &str, limit: u32, window_seconds: u64) -> Result<Result<(), u64>, AuthError> {
-        let key = format!("{}ratelimit:{key}", self.prefix);
+        let key = self.rate_limit_key(key);
         let mut redis = self.redis.clone();
         let (count,): (u64,) = redis::pipe()
             .atomic()

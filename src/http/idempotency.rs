@@ -10,7 +10,7 @@
 //! stranger sends with a key is simply not recorded: nobody can fill Redis.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,10 +19,12 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
 
 use super::AppState;
 use super::consistency::Deferred;
 use super::error::ApiError;
+use super::rate_limit;
 use super::session::authenticate;
 use crate::auth::{hashed, hex};
 
@@ -56,6 +58,29 @@ enum Record {
     },
 }
 
+/// Claims a key for a request (`KEYS[1]`, `ARGV[1]` for `ARGV[2]` seconds) and, only if it
+/// claimed it, counts the request against its route's per-user limit (`KEYS[2]`: at most
+/// `ARGV[3]` in `ARGV[4]` seconds), in one round trip. A replay is not a new call, so it is not
+/// counted. Over the limit, the claim is let go again (a 429 is never kept) and the answer is
+/// the window's remaining seconds. Both keys are on the one Redis the platform uses.
+static CLAIM_AND_COUNT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return {0, 0} end
+        if #KEYS < 2 then return {1, 0} end
+        local count = redis.call('INCR', KEYS[2])
+        redis.call('EXPIRE', KEYS[2], ARGV[4], 'NX')
+        if count <= tonumber(ARGV[3]) then return {1, count} end
+        redis.call('DEL', KEYS[1])
+        return {2, redis.call('TTL', KEYS[2])}
+        ",
+    )
+});
+/// What [`CLAIM_AND_COUNT`] answers first: claimed (and within the limit, if any).
+const CLAIMED: i64 = 1;
+/// Claimed, but over the route's limit: let go again.
+const OVER_LIMIT: i64 = 2;
+
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
 }
@@ -80,9 +105,13 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
         }
     };
     let owner = signed_in.user.id.to_string();
+    let route_limit = request
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|path| rate_limit::of_route(&state, request.method(), path.as_str(), signed_in.user.id));
     // The handler's `SignedIn` takes it from here instead of asking Redis again.
     request.extensions_mut().insert(signed_in);
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::InvalidRequest("request body too large".into()).into_response();
     };
@@ -91,18 +120,23 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
     let mut redis = state.auth.redis();
 
     let claim = serde_json::to_string(&Record::InFlight { fingerprint: fingerprint.clone() }).unwrap_or_default();
-    let claimed: Result<bool, _> = redis::cmd("SET")
-        .arg(&redis_key)
-        .arg(&claim)
-        .arg("NX")
-        .arg("EX")
-        .arg(IN_FLIGHT_SECONDS)
-        .query_async::<Option<String>>(&mut redis)
-        .await
-        .map(|r| r.is_some());
+    let mut invocation = CLAIM_AND_COUNT.prepare_invoke();
+    invocation.key(&redis_key).arg(&claim).arg(IN_FLIGHT_SECONDS);
+    if let Some(limit) = &route_limit {
+        invocation.key(state.auth.rate_limit_key(&limit.key)).arg(limit.limit).arg(limit.window_seconds);
+    }
+    let claimed: Result<(i64, i64), _> = invocation.invoke_async(&mut redis).await;
     match claimed {
         Err(e) => return ApiError::unavailable("redis", e).into_response(),
-        Ok(false) => {
+        Ok((OVER_LIMIT, retry_after)) => {
+            return ApiError::RateLimited(u64::try_from(retry_after.max(1)).unwrap_or(1)).into_response();
+        }
+        Ok((CLAIMED, _)) => {
+            if route_limit.is_some() {
+                parts.extensions.insert(rate_limit::Counted);
+            }
+        }
+        Ok(_) => {
             let existing: Option<String> = match redis.get(&redis_key).await {
                 Ok(v) => v,
                 Err(e) => return ApiError::unavailable("redis", e).into_response(),
@@ -133,7 +167,6 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
                 ),
             };
         }
-        Ok(true) => {}
     }
 
     // The work runs in its own task: if the request deadline (or a client hang-up) drops this

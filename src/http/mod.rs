@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod orders;
 pub mod paging;
 pub mod passkeys;
+pub mod rate_limit;
 pub mod reservations;
 pub mod session;
 pub mod tickets;

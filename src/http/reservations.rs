@@ -13,6 +13,7 @@ use super::AppState;
 use super::consistency;
 use super::error::{ApiError, ErrorBody, Json, Path, Query, Result};
 use super::paging::PageQuery;
+use super::rate_limit;
 use super::session::{AdminUser, SignedIn, cause_of};
 use crate::auth::User;
 use crate::domain::DomainError;
@@ -237,12 +238,10 @@ async fn reserve(
     State(state): State<AppState>,
     SignedIn { user, .. }: SignedIn,
     headers: axum::http::HeaderMap,
+    counted: Option<axum::Extension<rate_limit::Counted>>,
     Json(body): Json<ReserveBody>,
 ) -> Result<(StatusCode, Json<ReservationView>)> {
-    let key = format!("reserve:{}", user.id);
-    if let Err(retry_after) = state.auth.rate_limit(&key, state.config.reservation_rate_limit, 60).await? {
-        return Err(ApiError::RateLimited(retry_after));
-    }
+    rate_limit::check(&state, &rate_limit::holds(&state, user.id), counted.map(|c| c.0)).await?;
     let quantity = Quantity::new(body.quantity)?;
     let section = SectionName::parse(&body.section)
         .map_err(|_| DomainError::SectionNotFound { section: body.section.chars().take(50).collect() })?;

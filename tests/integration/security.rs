@@ -131,6 +131,44 @@ async fn only_final_answers_are_kept_for_replay() {
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
 }
 
+/// Holds with and without an Idempotency-Key share one per-user count: a keyed hold is counted
+/// once (with its claim on the key), a replay is not counted, and over the limit both kinds are
+/// refused and no seat is taken.
+#[tokio::test]
+async fn keyed_and_unkeyed_holds_share_one_rate_limit_and_replays_are_free() {
+    let app = spawn_app_with(|c| c.reservation_rate_limit = 3).await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let event = app.open_event(&admin, 10).await;
+    let buyer = app.sign_in("steady@example.com").await;
+    let reserve = |key: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(format!("{}/api/reservations", app.address))
+            .bearer_auth(&buyer)
+            .json(&json!({ "event_id": event, "section": "Floor", "quantity": 1 }));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    assert_eq!(reserve(Some("first")).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(reserve(None).await.unwrap().status(), StatusCode::CREATED);
+    for _ in 0..4 {
+        let replayed = reserve(Some("first")).await.unwrap();
+        assert_eq!(replayed.status(), StatusCode::CREATED);
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    }
+    // The third call of the minute, whatever the replays before it.
+    assert_eq!(reserve(Some("second")).await.unwrap().status(), StatusCode::CREATED);
+    for key in [None, Some("third")] {
+        let limited = reserve(key).await.unwrap();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "{key:?}");
+        assert_eq!(limited.json::<Value>().await.unwrap()["code"], "RATE_LIMITED");
+    }
+    let mine: Value = app.get_as(&buyer, "/api/reservations").await.json().await.unwrap();
+    assert_eq!(mine["total"], 3, "{mine}");
+}
+
 /// One account cannot hold a whole sale: its ninth held seat is refused while others still buy;
 /// reservation creation is rate-limited per user; lists are paginated.
 #[tokio::test]
