@@ -4,7 +4,9 @@
 //! A request with an `Idempotency-Key` is counted by the idempotency layer, in the same round trip
 //! as its claim on the key (and only when it claims it: a replay is not a new call). The layer
 //! marks such a request [`Counted`], and the route does not count it again. Any other request is
-//! counted by the route itself. A hold with a key thus costs one Redis round trip less.
+//! counted by the route itself. A hold with a key thus costs one Redis round trip less. One
+//! difference follows: a keyed request is counted before its body is read, so a malformed one
+//! counts too, where an unkeyed one is refused (400) before it is counted.
 
 use axum::http::Method;
 use uuid::Uuid;

@@ -152,6 +152,8 @@ async fn keyed_and_unkeyed_holds_share_one_rate_limit_and_replays_are_free() {
         request.send()
     };
     assert_eq!(reserve(Some("first")).await.unwrap().status(), StatusCode::CREATED);
+    // A restarted Redis has forgotten the claim's script: it is loaded again on the next claim.
+    let () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis(&app).await).await.unwrap();
     assert_eq!(reserve(None).await.unwrap().status(), StatusCode::CREATED);
     for _ in 0..4 {
         let replayed = reserve(Some("first")).await.unwrap();
@@ -160,9 +162,10 @@ async fn keyed_and_unkeyed_holds_share_one_rate_limit_and_replays_are_free() {
     }
     // The third call of the minute, whatever the replays before it.
     assert_eq!(reserve(Some("second")).await.unwrap().status(), StatusCode::CREATED);
-    for key in [None, Some("third")] {
+    for key in [None, Some("third"), Some("third")] {
         let limited = reserve(key).await.unwrap();
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "{key:?}");
+        assert!(limited.headers().contains_key("retry-after"), "{key:?}");
         assert_eq!(limited.json::<Value>().await.unwrap()["code"], "RATE_LIMITED");
     }
     let mine: Value = app.get_as(&buyer, "/api/reservations").await.json().await.unwrap();
