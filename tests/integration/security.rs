@@ -99,6 +99,19 @@ async fn anonymous_keyed_requests_store_nothing() {
 
 use futures::StreamExt as _;
 
+/// `buyer` asks to hold one seat on the Floor of `event`, under `key` if given.
+fn hold_one(app: &TestApp, buyer: &str, event: &str, key: Option<&str>) -> reqwest::RequestBuilder {
+    let request = app
+        .client
+        .post(format!("{}/api/reservations", app.address))
+        .bearer_auth(buyer)
+        .json(&json!({ "event_id": event, "section": "Floor", "quantity": 1 }));
+    match key {
+        Some(key) => request.header("idempotency-key", key),
+        None => request,
+    }
+}
+
 /// Retryable answers are not kept (the retry runs again); final ones keep the headers a client
 /// acts on.
 #[tokio::test]
@@ -107,14 +120,7 @@ async fn only_final_answers_are_kept_for_replay() {
     let admin = app.sign_in(ADMIN_EMAIL).await;
     let event = app.open_event(&admin, 10).await;
     let buyer = app.sign_in("rapid@example.com").await;
-    let reserve = |key: &'static str| {
-        app.client
-            .post(format!("{}/api/reservations", app.address))
-            .bearer_auth(&buyer)
-            .header("idempotency-key", key)
-            .json(&json!({ "event_id": event, "section": "Floor", "quantity": 1 }))
-            .send()
-    };
+    let reserve = |key: &'static str| hold_one(&app, &buyer, &event, Some(key)).send();
     assert_eq!(reserve("a").await.unwrap().status(), StatusCode::CREATED);
     assert_eq!(reserve("b").await.unwrap().status(), StatusCode::CREATED);
     // Over the per-user rate: 429 with Retry-After, and not kept for the key.
@@ -140,17 +146,7 @@ async fn keyed_and_unkeyed_holds_share_one_rate_limit_and_replays_are_free() {
     let admin = app.sign_in(ADMIN_EMAIL).await;
     let event = app.open_event(&admin, 10).await;
     let buyer = app.sign_in("steady@example.com").await;
-    let reserve = |key: Option<&'static str>| {
-        let mut request = app
-            .client
-            .post(format!("{}/api/reservations", app.address))
-            .bearer_auth(&buyer)
-            .json(&json!({ "event_id": event, "section": "Floor", "quantity": 1 }));
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        request.send()
-    };
+    let reserve = |key: Option<&'static str>| hold_one(&app, &buyer, &event, key).send();
     assert_eq!(reserve(Some("first")).await.unwrap().status(), StatusCode::CREATED);
     // A restarted Redis has forgotten the claim's script: it is loaded again on the next claim.
     let () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis(&app).await).await.unwrap();
