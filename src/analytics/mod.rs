@@ -22,9 +22,8 @@ use crate::store::EventStore;
 /// end of that second if sales arrived meanwhile (the last sale of a burst must show too).
 ///
 /// It keeps no row per hold: a sale's fact takes its event, buyer, section, tier and price from
-/// the reservation's stream when the sale completes (see [`holds::Hold`]). Earlier releases
-/// staged every hold in `stg_reservations`; the table is no longer read or written, so it is
-/// not among this read model's tables either (a later release's migration drops it).
+/// the reservation's stream when the sale completes (see [`holds::Hold`]). Releases before
+/// 1a97d2a staged every hold in `stg_reservations`, which migration `20261207000001` drops.
 #[derive(Debug)]
 pub struct AnalyticsEtl {
     store: EventStore,

@@ -30,10 +30,8 @@ pub use mails::Kind;
 /// The projector that turns events into mail to send.
 ///
 /// It keeps no row per hold: whose reservation it is (the buyer, the event) is read from the
-/// stream's first event when a mail is due (see [`holds::Hold`]). `mail_reservations`, where
-/// earlier releases kept it, is no longer written; it goes once no instance of those releases
-/// is left (an earlier release that takes over the notifications sends no mail for a hold begun
-/// after this one: see RUNBOOK, "Databases and schema").
+/// stream's first event when a mail is due (see [`holds::Hold`]). Releases before 1a97d2a kept
+/// it in `mail_reservations`, which migration `20261207000001` drops.
 #[derive(Debug, Clone)]
 pub struct Notifications {
     store: EventStore,

@@ -47,7 +47,7 @@ pub fn stream_id<A: Stored>(id: Uuid) -> String {
     format!("{}-{id}", A::KIND)
 }
 
-/// Who and what caused an event; stored as JSON beside every event and effect.
+/// Who and what caused an event: four columns of its row in the log, and JSON on the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Shared by everything that one outside request set in motion.
@@ -70,8 +70,8 @@ pub struct RecordedEvent {
     pub event_type: String,
     pub event_version: i16,
     pub payload: Vec<u8>,
-    /// Who and what caused it; `None` only for a row with neither the typed columns nor
-    /// readable JSON (one written by hand).
+    /// Who and what caused it; `None` only for a row without the typed columns (one written by
+    /// hand, or before them with JSON that did not read as metadata).
     pub metadata: Option<Metadata>,
     pub recorded_at: Timestamp,
 }
@@ -91,8 +91,7 @@ impl RecordedEvent {
         })
     }
 
-    /// The typed columns when set; otherwise the JSONB of a row written before they existed
-    /// (`EVENT_COLUMNS` selects it only then).
+    /// Who and what caused it, from the typed columns (`None` if one of the three ids is unset).
     fn metadata_from_row(row: &PgRow) -> Result<Option<Metadata>, sqlx::Error> {
         let correlation_id: Option<Uuid> = row.try_get("correlation_id")?;
         let causation_id: Option<Uuid> = row.try_get("causation_id")?;
@@ -101,9 +100,7 @@ impl RecordedEvent {
             (Some(correlation_id), Some(causation_id), Some(command_id)) => {
                 Some(Metadata { correlation_id, causation_id, command_id, user_id: row.try_get("user_id")? })
             }
-            _ => row
-                .try_get::<Option<serde_json::Value>, _>("metadata")?
-                .and_then(|json| serde_json::from_value(json).ok()),
+            _ => None,
         })
     }
 
@@ -188,10 +185,10 @@ pub struct Loaded<A> {
     pub snapshot_version: i64,
 }
 
-/// The JSONB metadata is read only for a row without the typed columns (written before them).
+/// The JSONB `metadata` is not read: migration `20261207000003` copied every older row's into
+/// the typed columns, and a later release drops it.
 const EVENT_COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, stream_id, version, \
-     event_type, event_version, payload, correlation_id, causation_id, command_id, user_id, \
-     CASE WHEN correlation_id IS NULL THEN metadata END AS metadata, recorded_at";
+     event_type, event_version, payload, correlation_id, causation_id, command_id, user_id, recorded_at";
 
 #[derive(Debug, Clone)]
 pub struct EventStore {

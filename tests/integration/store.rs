@@ -5,7 +5,7 @@ use sqlx::Connection;
 use ticketing::domain::event::{Event, EventChanged};
 use ticketing::domain::reducer::Aggregate;
 use ticketing::domain::reservation::{Reservation, ReservationEvent, ReservationStatus};
-use ticketing::store::{EventStore, LogPosition, Metadata, StoreError, stream_id};
+use ticketing::store::{EventStore, LogPosition, Metadata, StoreError, database, stream_id};
 use uuid::Uuid;
 
 use crate::support::TestDb;
@@ -88,43 +88,90 @@ async fn load_is_snapshot_plus_tail_and_ignores_other_snapshot_shapes() {
     assert_eq!(replayed.state, Event::replay(&[published(1), published(2), published(3)]));
 }
 
+/// The migration that copies the causes of rows written before the typed columns.
+const METADATA_INTO_COLUMNS: i64 = 20_261_207_000_003;
+
 #[tokio::test]
-async fn metadata_is_read_from_its_columns_or_from_the_json_of_a_row_written_before_them() {
-    let db = TestDb::new().await;
+async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_them_by_a_migration() {
+    let db = TestDb::events_before(METADATA_INTO_COLUMNS).await;
     let store = EventStore::new(db.pool.clone());
-    let stream = stream_id::<Event>(Uuid::new_v4());
+    let typed = stream_id::<Event>(Uuid::new_v4());
     let new = meta();
-    store.append::<Event>(&stream, 0, &[(published(1), new)]).await.unwrap();
-    // As the release before the typed columns wrote it, and as a hand-written row without any.
-    let old = Metadata { user_id: Some(Uuid::new_v4()), ..meta() };
-    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM events WHERE stream_id = $1")
-        .bind(&stream)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    for (version, json) in [(2, serde_json::to_value(old).unwrap()), (3, serde_json::json!({}))] {
+    store.append::<Event>(&typed, 0, &[(published(1), new)]).await.unwrap();
+    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM events").fetch_one(&db.pool).await.unwrap();
+    let as_json = |stream: &str, json: serde_json::Value| {
         sqlx::query(
             "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-             VALUES ($1, $2, 'EventPublished', 1, $3, $4)",
+             VALUES ($1, 1, 'EventPublished', 1, $2, $3)",
         )
-        .bind(&stream)
-        .bind(version)
-        .bind(&payload)
+        .bind(stream.to_owned())
+        .bind(payload.clone())
         .bind(json)
+    };
+    // As the releases before the typed columns wrote them: more than two of the migration's
+    // batches, half of them with a buyer.
+    let mut old = Vec::new();
+    for n in 0..12_001 {
+        let stream = stream_id::<Event>(Uuid::new_v4());
+        let metadata = Metadata { user_id: (n % 2 == 0).then(Uuid::new_v4), ..meta() };
+        old.push((stream, metadata));
+    }
+    let mut tx = db.pool.begin().await.unwrap();
+    for (stream, metadata) in &old {
+        as_json(stream, serde_json::to_value(metadata).unwrap()).execute(&mut *tx).await.unwrap();
+    }
+    // And rows whose JSON is not metadata, or only partly.
+    let (empty, not_a_uuid, odd_user) =
+        (stream_id::<Event>(Uuid::new_v4()), stream_id::<Event>(Uuid::new_v4()), stream_id::<Event>(Uuid::new_v4()));
+    let odd = meta();
+    as_json(&empty, serde_json::json!({})).execute(&mut *tx).await.unwrap();
+    let mut broken = serde_json::to_value(meta()).unwrap();
+    broken["command_id"] = "not a uuid".into();
+    as_json(&not_a_uuid, broken).execute(&mut *tx).await.unwrap();
+    let mut with_odd_user = serde_json::to_value(odd).unwrap();
+    with_odd_user["user_id"] = "someone".into();
+    as_json(&odd_user, with_odd_user).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+
+    let first_of = |stream: String| {
+        let store = store.clone();
+        async move { store.read_stream(&stream, 0).await.unwrap().remove(0).metadata }
+    };
+    for (stream, metadata) in old.iter().step_by(1_000).chain(old.last()) {
+        assert_eq!(first_of(stream.clone()).await, Some(*metadata), "{stream}");
+    }
+    let copied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE correlation_id::text = metadata->>'correlation_id'
+            AND causation_id::text = metadata->>'causation_id' AND command_id::text = metadata->>'command_id'
+            AND user_id::text IS NOT DISTINCT FROM metadata->>'user_id'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(copied, 12_001, "every old row, each with its own causes");
+    assert_eq!(first_of(typed).await, Some(new), "a row with the columns is left as it was");
+    assert_eq!(first_of(empty).await, None);
+    assert_eq!(first_of(not_a_uuid).await, None, "all three ids or none");
+    assert_eq!(
+        first_of(odd_user).await,
+        Some(Metadata { user_id: None, ..odd }),
+        "a buyer that is not a uuid is left out"
+    );
+
+    // Run again (a deploy after one that stopped half way): nothing changes, nothing fails.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(METADATA_INTO_COLUMNS)
         .execute(&db.pool)
         .await
         .unwrap();
-    }
-    let recorded = store.read_stream(&stream, 0).await.unwrap();
-    assert_eq!(recorded.iter().map(|r| r.metadata).collect::<Vec<_>>(), [Some(new), Some(old), None]);
-    // A release still on the JSON reads the new row too: '{}', not NULL.
-    let json: serde_json::Value =
-        sqlx::query_scalar("SELECT metadata FROM events WHERE stream_id = $1 AND version = 1")
-            .bind(&stream)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(json, serde_json::json!({}));
+    database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+    let unset: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE correlation_id IS NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(unset, 2);
 }
 
 #[tokio::test]

@@ -44,6 +44,21 @@ impl TestDb {
         Self::with(&database::AUTH_MIGRATOR).await
     }
 
+    /// An events database migrated only as far as the migrations before `version`: the schema a
+    /// database had when an earlier release ran on it, for a test of the migrations after.
+    pub async fn events_before(version: i64) -> Self {
+        let folder = std::env::temp_dir().join(format!("ticketing-migrations-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&folder).expect("migrations folder");
+        for migration in database::EVENTS_MIGRATOR.iter().filter(|m| m.version < version) {
+            let file = format!("{}_{}.sql", migration.version, migration.description.replace(' ', "_"));
+            std::fs::write(folder.join(file), migration.sql.as_bytes()).expect("migration file");
+        }
+        let earlier = sqlx::migrate::Migrator::new(folder.as_path()).await.expect("earlier migrations");
+        let db = Self::with(&earlier).await;
+        let _ = std::fs::remove_dir_all(&folder);
+        db
+    }
+
     async fn with(migrator: &sqlx::migrate::Migrator) -> Self {
         let name = format!("ticketing_test_{}", Uuid::new_v4().simple());
         let url = format!("{}/{name}", server_url());
