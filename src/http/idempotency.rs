@@ -173,12 +173,16 @@ pub async fn middleware(state: AppState, mut request: Request, next: Route) -> R
     // future, the command still finishes and its answer is recorded under the key, so a retry
     // gets the real outcome instead of running the command a second time.
     let work = tokio::spawn(async move {
-        let renewing = tokio::spawn(renew_claim(redis.clone(), redis_key.clone()));
         let marks = Deferred::default();
-        let response = marks.collect(run(next, Request::from_parts(parts, Body::from(bytes)))).await;
-        // Stopped before the answer is recorded: a renewal must not shorten the kept answer.
-        renewing.abort();
-        let _ = renewing.await;
+        let answering = marks.collect(run(next, Request::from_parts(parts, Body::from(bytes))));
+        // The claim is renewed beside the request, in the same task. The renewal is dropped
+        // before the answer is recorded, and one already sent reaches Redis first (one
+        // connection, in order), so it cannot shorten the kept answer.
+        let response = tokio::select! {
+            biased;
+            response = answering => response,
+            never = renew_claim(redis.clone(), &redis_key) => match never {},
+        };
         let (parts, body) = response.into_parts();
         let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
         record(&mut redis, &redis_key, fingerprint, &parts, &bytes, &marks).await;
@@ -207,11 +211,11 @@ async fn run(route: Route, request: Request) -> Response {
     }
 }
 
-/// Keeps the in-flight claim alive while its request runs (aborted when it ends).
-async fn renew_claim(mut redis: redis::aio::ConnectionManager, redis_key: String) {
+/// Keeps the in-flight claim alive while its request runs (dropped when it ends).
+async fn renew_claim(mut redis: redis::aio::ConnectionManager, redis_key: &str) -> std::convert::Infallible {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
-        let renewed: redis::RedisResult<bool> = redis.expire(&redis_key, IN_FLIGHT_SECONDS.cast_signed()).await;
+        let renewed: redis::RedisResult<bool> = redis.expire(redis_key, IN_FLIGHT_SECONDS.cast_signed()).await;
         if let Err(e) = renewed {
             tracing::debug!(error = %e, "idempotency claim not renewed");
         }

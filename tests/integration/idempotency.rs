@@ -130,6 +130,11 @@ async fn a_request_past_its_deadline_is_a_503_and_its_retry_gets_the_real_outcom
     // Still running: the retry is told to wait, not run a second time.
     let waiting = send().await.unwrap();
     assert_eq!(waiting.status(), reqwest::StatusCode::CONFLICT);
+    // Also after the five seconds an unrenewed claim lives: the running request renews it.
+    tokio::time::sleep_until((started + std::time::Duration::from_millis(6_500)).into()).await;
+    let still_waiting = send().await.unwrap();
+    assert_eq!(still_waiting.status(), reqwest::StatusCode::CONFLICT);
+    assert_eq!(still_waiting.json::<serde_json::Value>().await.unwrap()["code"], "IDEMPOTENCY_IN_FLIGHT");
 
     blocker.execute("COMMIT").await.unwrap();
     let mut replayed = None;
