@@ -1,16 +1,29 @@
 //! Creating and migrating the databases.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-pub static EVENTS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_events");
-pub static PROJECTIONS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_projections");
-pub static ANALYTICS_MIGRATOR: Migrator = sqlx::migrate!("./migrations_analytics");
-pub static AUTH_MIGRATOR: Migrator = sqlx::migrate!("./migrations_auth");
+pub static EVENTS_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| newer_allowed(sqlx::migrate!("./migrations_events")));
+pub static PROJECTIONS_MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| newer_allowed(sqlx::migrate!("./migrations_projections")));
+pub static ANALYTICS_MIGRATOR: LazyLock<Migrator> =
+    LazyLock::new(|| newer_allowed(sqlx::migrate!("./migrations_analytics")));
+pub static AUTH_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| newer_allowed(sqlx::migrate!("./migrations_auth")));
+
+/// A migrator that starts on a database a newer release has migrated further: every instance
+/// migrates when it starts, and schema changes are expand/contract, so an instance of the
+/// previous release that restarts during a rolling deploy, or one a rollback brings back, works
+/// with the newer schema. By default sqlx refuses to start when the database has a migration
+/// the binary does not know (`VersionMissing`).
+fn newer_allowed(mut migrator: Migrator) -> Migrator {
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 /// Creates the database named in `url` if it does not exist (connecting to the server's
 /// `postgres` database to do so).

@@ -109,17 +109,26 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
         .bind(json)
     };
     // As the releases before the typed columns wrote them: more than two of the migration's
-    // batches, half of them with a buyer.
+    // batches, half of them with a buyer, in three transactions with rows of this release's
+    // between them (the copy walks the log in its global order, transaction by transaction).
     let mut old = Vec::new();
     for n in 0..12_001 {
         let stream = stream_id::<Event>(Uuid::new_v4());
         let metadata = Metadata { user_id: (n % 2 == 0).then(Uuid::new_v4), ..meta() };
         old.push((stream, metadata));
     }
-    let mut tx = db.pool.begin().await.unwrap();
-    for (stream, metadata) in &old {
-        as_json(stream, serde_json::to_value(metadata).unwrap()).execute(&mut *tx).await.unwrap();
+    let mut typed_between = Vec::new();
+    for part in old.chunks(4_001) {
+        let mut tx = db.pool.begin().await.unwrap();
+        for (stream, metadata) in part {
+            as_json(stream, serde_json::to_value(metadata).unwrap()).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let between = (stream_id::<Event>(Uuid::new_v4()), meta());
+        store.append::<Event>(&between.0, 0, &[(published(1), between.1)]).await.unwrap();
+        typed_between.push(between);
     }
+    let mut tx = db.pool.begin().await.unwrap();
     // And rows whose JSON is not metadata, or only partly.
     let (empty, not_a_uuid, odd_user) =
         (stream_id::<Event>(Uuid::new_v4()), stream_id::<Event>(Uuid::new_v4()), stream_id::<Event>(Uuid::new_v4()));
@@ -151,7 +160,18 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
     .await
     .unwrap();
     assert_eq!(copied, 12_001, "every old row, each with its own causes");
+    let copied_in: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM events
+          WHERE correlation_id IS NOT NULL AND metadata->>'correlation_id' IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(copied_in >= 3, "copied in batches, each committed alone: {copied_in} transaction(s)");
     assert_eq!(first_of(typed).await, Some(new), "a row with the columns is left as it was");
+    for (stream, metadata) in typed_between {
+        assert_eq!(first_of(stream).await, Some(metadata));
+    }
     assert_eq!(first_of(empty).await, None);
     assert_eq!(first_of(not_a_uuid).await, None, "all three ids or none");
     assert_eq!(
@@ -160,18 +180,53 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
         "a buyer that is not a uuid is left out"
     );
 
-    // Run again (a deploy after one that stopped half way): nothing changes, nothing fails.
+    // A run that stopped half way (its last batches not copied) goes on when run again.
+    let (done, left) = old.split_at(6_000);
+    let left_streams: Vec<String> = left.iter().map(|(stream, _)| stream.clone()).collect();
+    sqlx::query(
+        "UPDATE events SET correlation_id = NULL, causation_id = NULL, command_id = NULL, user_id = NULL
+          WHERE stream_id = ANY($1)",
+    )
+    .bind(&left_streams)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
         .bind(METADATA_INTO_COLUMNS)
         .execute(&db.pool)
         .await
         .unwrap();
     database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+    for (stream, metadata) in done.iter().step_by(1_000).chain(left.iter().step_by(1_000)).chain(old.last()) {
+        assert_eq!(first_of(stream.clone()).await, Some(*metadata), "{stream}");
+    }
     let unset: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE correlation_id IS NULL")
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert_eq!(unset, 2);
+    assert_eq!(unset, 2, "only the two rows whose JSON is not metadata");
+}
+
+#[tokio::test]
+async fn an_instance_starts_on_databases_a_newer_release_has_migrated_further() {
+    // A rollback, or an older instance restarting during a rolling deploy, meets migrations it
+    // does not know; each database's migrator lets it start (the schema is expand/contract).
+    let databases = [
+        (TestDb::new().await, &*database::EVENTS_MIGRATOR),
+        (TestDb::projections().await, &*database::PROJECTIONS_MIGRATOR),
+        (TestDb::analytics().await, &*database::ANALYTICS_MIGRATOR),
+        (TestDb::auth().await, &*database::AUTH_MIGRATOR),
+    ];
+    for (db, migrator) in databases {
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (29991231000001, 'from a newer release', true, '\\x00', 1)",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        database::migrate(&db.url, migrator).await.unwrap();
+    }
 }
 
 #[tokio::test]
