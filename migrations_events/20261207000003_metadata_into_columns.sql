@@ -1,8 +1,9 @@
 -- no-transaction
 -- Contract step of 20261207000001_typed_event_metadata, first half: every row written before
 -- the typed columns gets its causes copied from its JSONB into them, and this release reads the
--- columns only. The JSONB column itself goes in a later release: the previous one still names it
--- when it reads (for rows like these), and may run beside this one in a rolling deploy.
+-- columns only. The release before this one (d92898b) already writes the columns, so no row
+-- without them is written once this has run. The JSONB column itself goes in a later release:
+-- the previous one still names it when it reads, and may run beside this one in a rolling deploy.
 --
 -- The copy commits every 5,000 rows (hence no transaction around the migration, and one DO
 -- statement: transaction control is allowed only there). One long transaction over a large log
@@ -10,12 +11,12 @@
 -- oldest one running; short ones hold them back by a moment each. If the migration stops half
 -- way, it starts again from the beginning and skips the rows already copied.
 --
--- A row whose JSON lacks one of the three ids, or holds one that is not a uuid, keeps NULL in the
--- columns and reads as "no metadata", as it read before. A user_id that is not a uuid is left
--- out.
+-- Every row was written with serde's hyphenated uuids. A row whose JSON lacks one of the three
+-- ids, or holds one in another form, keeps NULL in the columns and reads as "no metadata". A
+-- user_id in another form is left out (the JSON reader dropped the whole metadata then).
 DO $$
 DECLARE
-    is_uuid   CONSTANT TEXT := '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$';
+    is_uuid   CONSTANT TEXT := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
     after_tx  XID8   := '0';
     after_pos BIGINT := 0;
 BEGIN
