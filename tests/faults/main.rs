@@ -160,7 +160,7 @@ async fn scenario(fault: Fault, postgres: &OwnPostgres) -> Result<(), BoxError> 
             tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
             postgres.resume()?;
             let back = Instant::now();
-            back_at = Some(started.elapsed());
+            back_at = Some(back.duration_since(started));
             for addr in addrs {
                 let ready = sale::until_ok(addr, "/health/ready", None, Duration::from_secs(20)).await?;
                 eprintln!("   {addr} ready again {} ms after PostgreSQL came back (no restart)", ready.as_millis());
@@ -174,7 +174,7 @@ async fn scenario(fault: Fault, postgres: &OwnPostgres) -> Result<(), BoxError> 
             tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
             redis.resume()?;
             let back = Instant::now();
-            back_at = Some(started.elapsed());
+            back_at = Some(back.duration_since(started));
             // Sign-in works again (someone new, through the other instance).
             let signed_in = sign_in_new(second, &deployment.outbox, "after-redis@bench.test").await;
             eprintln!(
