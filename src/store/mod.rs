@@ -71,7 +71,7 @@ pub struct RecordedEvent {
     pub event_version: i16,
     pub payload: Vec<u8>,
     /// Who and what caused it; `None` only for a row without the typed columns (one written by
-    /// hand, or before them with JSON that did not read as metadata).
+    /// hand, or before them with JSON that did not read as metadata, which the copy left unset).
     pub metadata: Option<Metadata>,
     pub recorded_at: Timestamp,
 }
@@ -185,8 +185,8 @@ pub struct Loaded<A> {
     pub snapshot_version: i64,
 }
 
-/// The JSONB `metadata` is not read: migration `20261207000003` copied every older row's into
-/// the typed columns, and a later release drops it.
+/// An event's causes are its four uuid columns: migration `20261207000003` copied the JSONB
+/// `metadata` of older rows into them, and `20261208000001` dropped it.
 const EVENT_COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, stream_id, version, \
      event_type, event_version, payload, correlation_id, causation_id, command_id, user_id, recorded_at";
 

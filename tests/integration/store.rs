@@ -90,6 +90,8 @@ async fn load_is_snapshot_plus_tail_and_ignores_other_snapshot_shapes() {
 
 /// The migration that copies the causes of rows written before the typed columns.
 const METADATA_INTO_COLUMNS: i64 = 20_261_207_000_003;
+/// The migration of the release after it, which drops the JSONB they were copied from.
+const DROP_METADATA_JSON: i64 = 20_261_208_000_001;
 
 #[tokio::test]
 async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_them_by_a_migration() {
@@ -142,7 +144,8 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
     as_json(&odd_user, with_odd_user).execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
 
-    database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+    let this_release = crate::support::events_migrator_before(DROP_METADATA_JSON).await;
+    database::migrate(&db.url, &this_release).await.unwrap();
 
     let first_of = |stream: String| {
         let store = store.clone();
@@ -168,9 +171,9 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
     .await
     .unwrap();
     assert!(copied_in >= 3, "copied in batches, each committed alone: {copied_in} transaction(s)");
-    assert_eq!(first_of(typed).await, Some(new), "a row with the columns is left as it was");
-    for (stream, metadata) in typed_between {
-        assert_eq!(first_of(stream).await, Some(metadata));
+    assert_eq!(first_of(typed.clone()).await, Some(new), "a row with the columns is left as it was");
+    for (stream, metadata) in &typed_between {
+        assert_eq!(first_of(stream.clone()).await, Some(*metadata));
     }
     assert_eq!(first_of(empty).await, None);
     assert_eq!(first_of(not_a_uuid).await, None, "all three ids or none");
@@ -196,7 +199,7 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
         .execute(&db.pool)
         .await
         .unwrap();
-    database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+    database::migrate(&db.url, &this_release).await.unwrap();
     for (stream, metadata) in done.iter().step_by(1_000).chain(left.iter().step_by(1_000)).chain(old.last()) {
         assert_eq!(first_of(stream.clone()).await, Some(*metadata), "{stream}");
     }
@@ -205,6 +208,21 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
         .await
         .unwrap();
     assert_eq!(unset, 2, "only the two rows whose JSON is not metadata");
+
+    // The next release drops the JSONB; every cause is still read from the columns.
+    database::migrate(&db.url, &database::EVENTS_MIGRATOR).await.unwrap();
+    let json_left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'metadata'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(json_left, 0, "the JSONB column is gone");
+    for (stream, metadata) in old.iter().step_by(1_000).chain(old.last()).chain(&typed_between) {
+        assert_eq!(first_of(stream.clone()).await, Some(*metadata), "{stream}");
+    }
+    store.append::<Event>(&typed, 1, &[(published(2), new)]).await.unwrap();
+    assert_eq!(store.read_stream(&typed, 1).await.unwrap()[0].metadata, Some(new), "and written to them");
 }
 
 #[tokio::test]
@@ -237,8 +255,8 @@ async fn an_event_stored_as_version_1_still_loads_after_its_type_gained_a_field(
     let reservation: Uuid = "0d9a3e8e-9b1e-4a53-9a51-6f2f6f1d2a01".parse().unwrap();
     let stream = stream_id::<Reservation>(reservation);
     sqlx::query(
-        "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-         VALUES ($1, 1, 'ReservationInitiated', 1, $2, '{}')",
+        "INSERT INTO events (stream_id, version, event_type, event_version, payload)
+         VALUES ($1, 1, 'ReservationInitiated', 1, $2)",
     )
     .bind(&stream)
     .bind(&bytes)
@@ -275,8 +293,8 @@ async fn the_global_log_never_skips_a_transaction_that_commits_late() {
     let store = EventStore::new(db.pool.clone());
     let mut slow = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let mut fast = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let insert = "INSERT INTO events (stream_id, version, event_type, event_version, payload, metadata)
-                  VALUES ($1, 1, 'EventPublished', 1, $2, '{}') RETURNING position";
+    let insert = "INSERT INTO events (stream_id, version, event_type, event_version, payload)
+                  VALUES ($1, 1, 'EventPublished', 1, $2) RETURNING position";
     let payload = ticketing::store::codec::encode(&published(1)).unwrap();
 
     // The slow transaction takes its transaction id first, the fast one writes and commits first.

@@ -47,16 +47,7 @@ impl TestDb {
     /// An events database migrated only as far as the migrations before `version`: the schema a
     /// database had when an earlier release ran on it, for a test of the migrations after.
     pub async fn events_before(version: i64) -> Self {
-        let folder = std::env::temp_dir().join(format!("ticketing-migrations-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&folder).expect("migrations folder");
-        for migration in database::EVENTS_MIGRATOR.iter().filter(|m| m.version < version) {
-            let file = format!("{}_{}.sql", migration.version, migration.description.replace(' ', "_"));
-            std::fs::write(folder.join(file), migration.sql.as_bytes()).expect("migration file");
-        }
-        let earlier = sqlx::migrate::Migrator::new(folder.as_path()).await.expect("earlier migrations");
-        let db = Self::with(&earlier).await;
-        let _ = std::fs::remove_dir_all(&folder);
-        db
+        Self::with(&events_migrator_before(version).await).await
     }
 
     async fn with(migrator: &sqlx::migrate::Migrator) -> Self {
@@ -366,4 +357,18 @@ impl TestApp {
         }
         id
     }
+}
+
+/// The events database's migrations older than `version`: the schema as an earlier release left
+/// it. Each migration keeps its text (so its checksum) and whether it runs in a transaction.
+pub async fn events_migrator_before(version: i64) -> sqlx::migrate::Migrator {
+    let folder = std::env::temp_dir().join(format!("ticketing-migrations-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).expect("migrations folder");
+    for migration in database::EVENTS_MIGRATOR.iter().filter(|m| m.version < version) {
+        let file = format!("{}_{}.sql", migration.version, migration.description.replace(' ', "_"));
+        std::fs::write(folder.join(file), migration.sql.as_bytes()).expect("migration file");
+    }
+    let earlier = sqlx::migrate::Migrator::new(folder.as_path()).await.expect("earlier migrations");
+    let _ = std::fs::remove_dir_all(&folder);
+    earlier
 }
