@@ -19,7 +19,8 @@ pub static AUTH_MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| newer_allowed(sq
 /// migrates when it starts, and schema changes are expand/contract, so an instance of the
 /// previous release that restarts during a rolling deploy, or one a rollback brings back, works
 /// with the newer schema. By default sqlx refuses to start when the database has a migration
-/// the binary does not know (`VersionMissing`).
+/// the binary does not know (`VersionMissing`); [`migrate`] keeps that refusal for a migration
+/// older than this release's newest, which no newer release can have added.
 fn newer_allowed(mut migrator: Migrator) -> Migrator {
     migrator.set_ignore_missing(true);
     migrator
@@ -97,8 +98,37 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
 pub async fn migrate(url: &str, migrator: &Migrator) -> Result<PgPool, sqlx::Error> {
     ensure_database(url).await?;
     let pool = pool(url, 5)?;
+    refuse_a_lost_migration(&pool, migrator).await?;
     migrator.run(&pool).await?;
     Ok(pool)
+}
+
+/// Refuses a database that has run a migration this release lacks although it is older than
+/// this release's newest: releases add migrations with later versions, so such a one was
+/// deleted or renamed in this release's files, and the schema may not be what the code
+/// expects. A migration newer than every one this release knows came from a newer release
+/// (see [`newer_allowed`]); it is logged and allowed.
+async fn refuse_a_lost_migration(pool: &PgPool, migrator: &Migrator) -> Result<(), sqlx::Error> {
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await
+            .or_else(|error| match &error {
+                // A database no migrator has run on yet.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(Vec::new()),
+                _ => Err(error),
+            })?;
+    let newest_known = migrator.iter().map(|m| m.version).max().unwrap_or(i64::MIN);
+    for (version, description) in applied {
+        if migrator.iter().any(|m| m.version == version) {
+            continue;
+        }
+        if version < newest_known {
+            return Err(sqlx::Error::Migrate(Box::new(sqlx::migrate::MigrateError::VersionMissing(version))));
+        }
+        tracing::warn!(version, %description, "the database has a migration from a newer release");
+    }
+    Ok(())
 }
 
 /// The events database, created and migrated.

@@ -248,6 +248,38 @@ async fn an_instance_starts_on_databases_a_newer_release_has_migrated_further() 
 }
 
 #[tokio::test]
+async fn an_instance_refuses_a_database_that_ran_a_migration_its_release_lost() {
+    // Releases add migrations with later versions; one older than the release's newest that the
+    // release lacks was deleted or renamed from its files, so the schema is not what it expects.
+    let databases = [
+        (TestDb::new().await, &*database::EVENTS_MIGRATOR),
+        (TestDb::projections().await, &*database::PROJECTIONS_MIGRATOR),
+        (TestDb::analytics().await, &*database::ANALYTICS_MIGRATOR),
+        (TestDb::auth().await, &*database::AUTH_MIGRATOR),
+    ];
+    for (db, migrator) in databases {
+        let known = |version: i64| migrator.iter().any(|m| m.version == version);
+        let first = migrator.iter().map(|m| m.version).min().unwrap();
+        let newest = migrator.iter().map(|m| m.version).max().unwrap();
+        // Older than the newest: a version between two of this release's own.
+        let lost = (first..newest).find(|&version| !known(version)).unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, 'deleted from the files', true, '\\x00', 1)",
+        )
+        .bind(lost)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let refused = database::migrate(&db.url, migrator).await.unwrap_err();
+        assert!(
+            matches!(&refused, sqlx::Error::Migrate(e) if matches!(**e, sqlx::migrate::MigrateError::VersionMissing(v) if v == lost)),
+            "{refused}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_event_stored_as_version_1_still_loads_after_its_type_gained_a_field() {
     let db = TestDb::new().await;
     let hex = include_str!("../fixtures/reservation_initiated_v1.hex").trim();
