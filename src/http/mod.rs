@@ -31,12 +31,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request};
+use axum::http::{HeaderValue, Request};
 use sqlx::PgPool;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::auth::mail::Mailer;
@@ -90,8 +88,6 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The operators' listener (`METRICS_ADDR`): `/metrics` and the detailed readiness report.
 pub fn operations_router(state: AppState) -> Router {
     Router::new().merge(metrics::router()).merge(health::detailed_router()).with_state(state)
@@ -138,15 +134,7 @@ pub fn router(
         .fallback(web::fallback)
         .with_state(state.clone());
     tower::ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
-        // Outermost: every request has an id before anything logs.
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        // The path only: query strings may carry secrets (OAuth codes and states).
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
-        }))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // Outermost: every request has its id and span before anything logs.
         .layer(layers::EdgeLayer { state })
         .map_response(IntoResponse::into_response)
         // 64 KiB is far above any legitimate body here; a 1 MB name is refused before parsing,
