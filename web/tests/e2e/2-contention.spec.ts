@@ -99,3 +99,51 @@ test('a seat taken while the buyer looks leaves their selection with a message',
   await expect(page.getByText('No seats selected yet.')).toBeVisible();
   await Promise.all([looker.close(), taker.close()]);
 });
+
+test('the buyer’s own hold, seen live before its answer, is not announced as taken by someone else', async ({
+  browser,
+  admin,
+  baseURL,
+}) => {
+  const event = await admin.createEvent(`Story Two Own ${Date.now()}`, [
+    { name: 'Box', capacity: 4, seating: 'numbered', rows: 1, seats_per_row: 4, base_price_cents: 9000 },
+  ]);
+  const context = await browser.newContext();
+  await signInContext(context, baseURL ?? '', uniqueEmail('holder'));
+  const page = await context.newPage();
+  // Every alert the page ever shows, even one gone again by the time the test looks.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { alertsSeen: string[] }).alertsSeen = seen;
+    new MutationObserver(() => {
+      for (const alert of document.querySelectorAll('[role="alert"]')) {
+        const text = alert.textContent?.trim() ?? '';
+        if (text && !seen.includes(text)) seen.push(text);
+      }
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  let sectionReads = 0;
+  let sectionReadsDone = 0;
+  const isSectionRead = (url: string) => url.includes('/sections/Box');
+  page.on('request', (request) => void (isSectionRead(request.url()) && (sectionReads += 1)));
+  page.on('requestfinished', (request) => void (isSectionRead(request.url()) && (sectionReadsDone += 1)));
+
+  await page.goto(`${baseURL}/events/${event.event_id}`);
+  await expect(page.getByText('Seat availability updates live')).toBeVisible();
+  await page.getByRole('button', { name: /^Row A seat 3, available/ }).click();
+
+  // The hold's answer is held back until this page has shown the hold in its live counts and
+  // finished whatever it read because of it: the order a busy server can produce.
+  await page.route('**/api/reservations', async (route) => {
+    const response = await route.fetch();
+    await expect(page.getByTestId('available-Box')).toContainText('3 of 4 left');
+    await expect.poll(() => sectionReadsDone >= sectionReads).toBe(true);
+    await route.fulfill({ response });
+  });
+  await page.getByRole('button', { name: 'Hold 1 seat' }).click();
+
+  await expect(page).toHaveURL(/\/reservations\//);
+  await expect(page.getByTestId('held-seats')).toHaveText('Row A seat 3');
+  expect(await page.evaluate(() => (window as unknown as { alertsSeen: string[] }).alertsSeen)).toEqual([]);
+  await context.close();
+});
