@@ -129,12 +129,20 @@ where
                 super::error::ApiError::unavailable("request_deadline", cause).into_response()
             }
         };
+        // Fields are evaluated only when the line is logged: no clock read otherwise.
         let status = response.status();
-        let latency_ms = this.started.elapsed().as_millis();
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), latency_ms, "response failed");
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms = this.started.elapsed().as_millis(),
+                "response failed"
+            );
         } else {
-            tracing::debug!(status = status.as_u16(), latency_ms, "finished processing request");
+            tracing::debug!(
+                status = status.as_u16(),
+                latency_ms = this.started.elapsed().as_millis(),
+                "finished processing request"
+            );
         }
         let headers = response.headers_mut();
         security_headers(headers, *this.https);

@@ -225,24 +225,35 @@ async fn the_causes_of_rows_written_before_the_typed_columns_are_copied_into_the
     assert_eq!(store.read_stream(&typed, 1).await.unwrap()[0].metadata, Some(new), "and written to them");
 }
 
-#[tokio::test]
-async fn an_instance_starts_on_databases_a_newer_release_has_migrated_further() {
-    // A rollback, or an older instance restarting during a rolling deploy, meets migrations it
-    // does not know; each database's migrator lets it start (the schema is expand/contract).
-    let databases = [
+/// A fresh database of each kind, with the migrator that made it.
+async fn every_database() -> [(TestDb, &'static sqlx::migrate::Migrator); 4] {
+    [
         (TestDb::new().await, &*database::EVENTS_MIGRATOR),
         (TestDb::projections().await, &*database::PROJECTIONS_MIGRATOR),
         (TestDb::analytics().await, &*database::ANALYTICS_MIGRATOR),
         (TestDb::auth().await, &*database::AUTH_MIGRATOR),
-    ];
-    for (db, migrator) in databases {
-        sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-             VALUES (29991231000001, 'from a newer release', true, '\\x00', 1)",
-        )
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    ]
+}
+
+/// Records a migration as applied, as another release's binary would have.
+async fn record_applied(db: &TestDb, version: i64, description: &str) {
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, $2, true, '\\x00', 1)",
+    )
+    .bind(version)
+    .bind(description)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_instance_starts_on_databases_a_newer_release_has_migrated_further() {
+    // A rollback, or an older instance restarting during a rolling deploy, meets migrations it
+    // does not know; each database's migrator lets it start (the schema is expand/contract).
+    for (db, migrator) in every_database().await {
+        record_applied(&db, 29_991_231_000_001, "from a newer release").await;
         database::migrate(&db.url, migrator).await.unwrap();
     }
 }
@@ -251,26 +262,13 @@ async fn an_instance_starts_on_databases_a_newer_release_has_migrated_further() 
 async fn an_instance_refuses_a_database_that_ran_a_migration_its_release_lost() {
     // Releases add migrations with later versions; one older than the release's newest that the
     // release lacks was deleted or renamed from its files, so the schema is not what it expects.
-    let databases = [
-        (TestDb::new().await, &*database::EVENTS_MIGRATOR),
-        (TestDb::projections().await, &*database::PROJECTIONS_MIGRATOR),
-        (TestDb::analytics().await, &*database::ANALYTICS_MIGRATOR),
-        (TestDb::auth().await, &*database::AUTH_MIGRATOR),
-    ];
-    for (db, migrator) in databases {
+    for (db, migrator) in every_database().await {
         let known = |version: i64| migrator.iter().any(|m| m.version == version);
         let first = migrator.iter().map(|m| m.version).min().unwrap();
         let newest = migrator.iter().map(|m| m.version).max().unwrap();
         // Older than the newest: a version between two of this release's own.
         let lost = (first..newest).find(|&version| !known(version)).unwrap();
-        sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-             VALUES ($1, 'deleted from the files', true, '\\x00', 1)",
-        )
-        .bind(lost)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        record_applied(&db, lost, "deleted from the files").await;
         let refused = database::migrate(&db.url, migrator).await.unwrap_err();
         assert!(
             matches!(&refused, sqlx::Error::Migrate(e) if matches!(**e, sqlx::migrate::MigrateError::VersionMissing(v) if v == lost)),
